@@ -1,0 +1,49 @@
+import type { Observable } from 'rxjs';
+
+/** A table's route: which cluster serves it and where that cluster's MetaServers are. */
+export interface Route {
+  kind: 'route';
+  table: string;
+  cluster: string;
+  /** `host:port` entries, in the order the node lists them. Host names allowed. */
+  metas: string[];
+  /** The ZooKeeper node's data version (the file registry uses a counter). */
+  version: number;
+}
+
+/** The latest thing known about a table. A route stream never errors; failures are values. */
+export type RouteState =
+  | Route
+  | { kind: 'missing'; table: string }
+  | { kind: 'invalid'; table: string; reason: string }
+  | { kind: 'unavailable'; table: string; reason: string };
+
+/** One cached table, as `/tables` shows it. */
+export interface RouteInfo {
+  table: string;
+  state: RouteState;
+  stale: boolean;
+  /** Epoch ms of the last change of `state`. */
+  changedAt: number;
+}
+
+export interface RouteRegistry {
+  /**
+   * The table's route stream: shared and replayed, so every request for a table
+   * reads the same latest value. Emits on every change (distinct), never errors,
+   * never completes while the registry lives.
+   */
+  route(table: string): Observable<RouteState>;
+  /** Every cached route. */
+  tables(): RouteInfo[];
+  /** True while the registry can answer (ZooKeeper connected, or the file loaded). */
+  readonly ready$: Observable<boolean>;
+  dispose(): void;
+}
+
+/** Hooks the registry calls; the metrics layer plugs in here. */
+export interface RegistryHooks {
+  /** A route read went to ZooKeeper (a cache miss): what `zk_request_count{table}` counts. */
+  zkRead?(table: string): void;
+  cacheSize?(size: number): void;
+}

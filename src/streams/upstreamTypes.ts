@@ -1,0 +1,39 @@
+import type { Observable } from 'rxjs';
+import type { MetaReply } from '../protocol/types.js';
+
+/** A request to send to one MetaServer. */
+export interface MetaRequest {
+  /** RPC name, e.g. `RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX`. */
+  name: string;
+  /** The args struct bytes, copied unchanged from the client's frame (body from `argsOffset`). */
+  args: Buffer;
+  /** Remaining budget in ms, written into the upstream header's client_timeout. */
+  timeoutMs: number;
+}
+
+/** A MetaServer's answer: the parsed facts plus the whole reply frame as bytes. */
+export interface MetaAnswer {
+  meta: string;
+  reply: MetaReply;
+  /** The complete reply frame (4-byte length included), exactly as the meta sent it. */
+  frame: Buffer;
+}
+
+/**
+ * The upstream driver's runtime function. Cold: subscribing sends the request
+ * on the shared connection to `meta` (connecting if needed); the observable
+ * emits the answer once and completes, or errors with an `UpstreamError`.
+ * Unsubscribing forgets the pending call (its late answer is dropped).
+ */
+export type MetaCaller = (meta: string, request: MetaRequest) => Observable<MetaAnswer>;
+
+/** Result of asking a cluster: its leader's answer, or why there is none. */
+export type ClusterOutcome =
+  | { kind: 'answer'; answer: MetaAnswer }
+  | { kind: 'failed'; error: 'ERR_TIMEOUT' | 'ERR_NETWORK_FAILURE'; reason: string };
+
+/** Which meta last answered for each cluster. Passed in, never a module singleton. */
+export interface LeaderBook {
+  get(cluster: string): string | undefined;
+  set(cluster: string, meta: string): void;
+}
