@@ -1,0 +1,291 @@
+import { Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { UpstreamError } from '../src/errors.js';
+import { clusterCall, type ClusterCallDeps } from '../src/streams/clusterCall.js';
+import { createLeaderBook } from '../src/streams/leaderBook.js';
+import type { ClusterOutcome, MetaAnswer, MetaRequest } from '../src/streams/upstreamTypes.js';
+
+const NAME = 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX';
+const REQUEST: MetaRequest = { name: NAME, args: Buffer.from([0]), timeoutMs: 0 };
+const CLUSTER = { name: 'c1', metas: ['a', 'b', 'c'] };
+
+function answer(meta: string, bodyError: string, forward?: string, headerError = 'ERR_OK'): MetaAnswer {
+  const reply = { headerError, name: `${NAME}_ACK`, seqid: 1, seqidOffset: 20, bodyError, ...(forward ? { forward } : {}) };
+  return { meta, reply, frame: Buffer.from(`${meta}:${bodyError}`) };
+}
+
+const refused = (meta: string) => new UpstreamError(meta, 'connect', `connect ECONNREFUSED ${meta}`);
+
+/**
+ * A caller whose answers are cold observables per meta; a meta given a list
+ * answers its n-th call with the n-th entry (the last one repeats).
+ */
+function fakeCaller(calls: Record<string, Observable<unknown> | Observable<unknown>[]>) {
+  const asked: { meta: string; timeoutMs: number }[] = [];
+  const count = new Map<string, number>();
+  const caller = (meta: string, request: MetaRequest): Observable<MetaAnswer> => {
+    asked.push({ meta, timeoutMs: request.timeoutMs });
+    const entry = calls[meta];
+    if (entry === undefined) throw new Error(`test asked unexpected meta ${meta}`);
+    if (!Array.isArray(entry)) return entry as Observable<MetaAnswer>;
+    const n = count.get(meta) ?? 0;
+    count.set(meta, n + 1);
+    return entry[Math.min(n, entry.length - 1)] as Observable<MetaAnswer>;
+  };
+  return { caller, asked };
+}
+
+function setup(overrides: Partial<ClusterCallDeps> = {}) {
+  const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  const leaders = createLeaderBook();
+  const deps = (caller: ClusterCallDeps['caller']): ClusterCallDeps => ({
+    caller,
+    leaders,
+    backupDelayMs: 3,
+    retryDelayMs: 3,
+    scheduler,
+    ...overrides,
+  });
+  return { scheduler, leaders, deps };
+}
+
+const won = (a: MetaAnswer): ClusterOutcome => ({ kind: 'answer', answer: a });
+
+describe('clusterCall', () => {
+  it('asks a backup after the delay; the first final answer wins and the rest are unsubscribed', () => {
+    const { scheduler, leaders, deps } = setup();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const f = answer('a', 'ERR_FORWARD_TO_OTHERS', 'c');
+      const o = answer('b', 'ERR_OK');
+      const a = cold('-f', { f });
+      const c = cold('----');
+      //                 b asked at frame 3 (backup)
+      const b = cold('-o', { o });
+      const { caller } = fakeCaller({ a, b, c });
+      const result = clusterCall(deps(caller), CLUSTER, REQUEST, 10);
+
+      expectObservable(result).toBe('----(A|)', { A: won(o) });
+      expectSubscriptions(a.subscriptions).toBe('^!');
+      expectSubscriptions(c.subscriptions).toBe('-^--!');
+      expectSubscriptions(b.subscriptions).toBe('---^!');
+    });
+    expect(leaders.get('c1')).toBe('b');
+  });
+
+  it('follows a chain of forwards, learning an address the route did not list', () => {
+    const { scheduler, leaders, deps } = setup({ backupDelayMs: 100 });
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('-f|', { f: answer('a', 'ERR_FORWARD_TO_OTHERS', 'b') });
+      const b = cold(' -g|', { g: answer('b', 'ERR_FORWARD_TO_OTHERS', 'd') });
+      const o = answer('d', 'ERR_OK');
+      const d = cold('  -o|', { o });
+      const c = cold('-|');
+      const { caller, asked } = fakeCaller({ a, b, c, d });
+
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 200)).toBe('---(A|)', { A: won(o) });
+      expectSubscriptions(a.subscriptions).toBe('^!');
+      expectSubscriptions(b.subscriptions).toBe('-^!');
+      expectSubscriptions(d.subscriptions).toBe('--^!');
+      expectSubscriptions(c.subscriptions).toBe([]);
+      scheduler.flush();
+      expect(asked.map((x) => x.meta)).toEqual(['a', 'b', 'd']);
+    });
+    expect(leaders.get('c1')).toBe('d');
+  });
+
+  it('moves to the next meta on a forward that names no one', () => {
+    const { scheduler, deps } = setup({ backupDelayMs: 100 });
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('--f|', { f: answer('a', 'ERR_FORWARD_TO_OTHERS') });
+      const o = answer('b', 'ERR_OK');
+      const b = cold('  -o|', { o });
+      const c = cold('-|');
+      const { caller } = fakeCaller({ a, b, c });
+
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 200)).toBe('---(A|)', { A: won(o) });
+      expectSubscriptions(a.subscriptions).toBe('^-!');
+      expectSubscriptions(b.subscriptions).toBe('--^!');
+      expectSubscriptions(c.subscriptions).toBe([]);
+    });
+  });
+
+  it('starts at the known leader', () => {
+    const { scheduler, leaders, deps } = setup({ backupDelayMs: 100 });
+    leaders.set('c1', 'c');
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const o = answer('c', 'ERR_OBJECT_NOT_FOUND');
+      const a = cold('-|');
+      const b = cold('-|');
+      const c = cold('-o|', { o });
+      const { caller } = fakeCaller({ a, b, c });
+
+      // OBJECT_NOT_FOUND is final, like every answer that is not a forward or "not ready".
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 200)).toBe('-(A|)', { A: won(o) });
+      expectSubscriptions(c.subscriptions).toBe('^!');
+      expectSubscriptions(a.subscriptions).toBe([]);
+      expectSubscriptions(b.subscriptions).toBe([]);
+    });
+  });
+
+  it('asks the same meta again after SERVICE_NOT_ACTIVE, with the budget left', () => {
+    const { scheduler, deps } = setup({ backupDelayMs: 100, retryDelayMs: 2 });
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const first = cold('-n|', { n: answer('a', 'ERR_SERVICE_NOT_ACTIVE') });
+      //                     retry after 2
+      const o = answer('a', 'ERR_OK');
+      const second = cold('   -o|', { o });
+      const { caller, asked } = fakeCaller({ a: [first, second], b: cold('-|'), c: cold('-|') });
+
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 50)).toBe('----(A|)', { A: won(o) });
+      expectSubscriptions(first.subscriptions).toBe('^!');
+      expectSubscriptions(second.subscriptions).toBe('---^!');
+      scheduler.flush();
+      expect(asked).toEqual([
+        { meta: 'a', timeoutMs: 50 },
+        { meta: 'a', timeoutMs: 47 },
+      ]);
+    });
+  });
+
+  it('retries UNDER_RECOVERY too, and relays a header error as final', () => {
+    const { scheduler, deps } = setup({ backupDelayMs: 100, retryDelayMs: 1 });
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const first = cold('-r|', { r: answer('a', 'ERR_UNDER_RECOVERY') });
+      const h = answer('a', '', undefined, 'ERR_HANDLER_NOT_FOUND');
+      const second = cold('  -h|', { h });
+      const { caller } = fakeCaller({ a: [first, second], b: cold('-|'), c: cold('-|') });
+
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 50)).toBe('---(A|)', { A: won(h) });
+      expectSubscriptions(second.subscriptions).toBe('--^!');
+    });
+  });
+
+  it('fails with ERR_TIMEOUT at the deadline when nobody answers', () => {
+    const { scheduler, leaders, deps } = setup();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('-');
+      const b = cold('-');
+      const c = cold('-');
+      const { caller } = fakeCaller({ a, b, c });
+
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 10)).toBe('----------(T|)', {
+        T: { kind: 'failed', error: 'ERR_TIMEOUT', reason: expect.stringContaining('within 10 ms') },
+      });
+      expectSubscriptions(a.subscriptions).toBe('^---------!');
+      expectSubscriptions(b.subscriptions).toBe('---^------!');
+      expectSubscriptions(c.subscriptions).toBe('---^------!');
+    });
+    expect(leaders.get('c1')).toBeUndefined();
+  });
+
+  it('fails with ERR_NETWORK_FAILURE when every meta refuses, retrying each round', () => {
+    const { scheduler, deps } = setup();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('#', undefined, refused('a'));
+      const b = cold('#', undefined, refused('b'));
+      const c = cold('#', undefined, refused('c'));
+      const { caller } = fakeCaller({ a, b, c });
+
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 8)).toBe('--------(N|)', {
+        N: { kind: 'failed', error: 'ERR_NETWORK_FAILURE', reason: expect.stringContaining('ECONNREFUSED c') },
+      });
+      // Rounds at 0, 3 and 6: each meta once per round, never in a tight loop.
+      for (const meta of [a, b, c]) expectSubscriptions(meta.subscriptions).toBe(['(^!)', '---(^!)', '------(^!)']);
+    });
+  });
+
+  it('says ERR_TIMEOUT, not NETWORK_FAILURE, while a reachable meta is still silent', () => {
+    const { scheduler, deps } = setup();
+    scheduler.run(({ cold, expectObservable }) => {
+      const { caller } = fakeCaller({
+        a: cold('-'),
+        b: cold('#', undefined, refused('b')),
+        c: cold('#', undefined, refused('c')),
+      });
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 5)).toBe('-----(T|)', {
+        T: { kind: 'failed', error: 'ERR_TIMEOUT', reason: expect.any(String) },
+      });
+    });
+  });
+
+  it('moves on at once when a call fails (refused, dropped, caller throws)', () => {
+    const { scheduler, deps } = setup({ backupDelayMs: 100 });
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('-#', undefined, new UpstreamError('a', 'closed', 'the connection to a closed'));
+      const o = answer('c', 'ERR_OK');
+      const c = cold(' -o', { o });
+      const { caller } = fakeCaller({ a, c });
+      // `b` is not in the fake: asking it throws synchronously.
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 50)).toBe('--(A|)', { A: won(o) });
+      expectSubscriptions(a.subscriptions).toBe('^!');
+      expectSubscriptions(c.subscriptions).toBe('-^!');
+    });
+  });
+
+  it('does not loop between two metas that forward to each other', () => {
+    const { scheduler, deps } = setup({ backupDelayMs: 100 });
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('-f|', { f: answer('a', 'ERR_FORWARD_TO_OTHERS', 'b') });
+      const b = cold('-f|', { f: answer('b', 'ERR_FORWARD_TO_OTHERS', 'a') });
+      const { caller } = fakeCaller({ a, b });
+
+      expectObservable(clusterCall(deps(caller), { name: 'c1', metas: ['a', 'b'] }, REQUEST, 9)).toBe('---------(T|)', {
+        T: { kind: 'failed', error: 'ERR_TIMEOUT', reason: expect.stringContaining('b forwarded to a') },
+      });
+      // Round 1 ends at 2 (both asked), round 2 starts at 5.
+      expectSubscriptions(a.subscriptions).toBe(['^!', '-----^!']);
+      expectSubscriptions(b.subscriptions).toBe(['-^!', '------^!']);
+    });
+  });
+
+  it('ends a path whose forward names a meta already being asked', () => {
+    const { scheduler, deps } = setup();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const o = answer('a', 'ERR_OK');
+      const a = cold('------o', { o });
+      const b = cold('   -f|', { f: answer('b', 'ERR_FORWARD_TO_OTHERS', 'a') });
+      const c = cold('   --f|', { f: answer('c', 'ERR_FORWARD_TO_OTHERS', 'a') });
+      const { caller, asked } = fakeCaller({ a, b, c });
+
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 20)).toBe('------(A|)', { A: won(o) });
+      expectSubscriptions(a.subscriptions).toBe('^-----!');
+      expectSubscriptions(b.subscriptions).toBe('---^!');
+      expectSubscriptions(c.subscriptions).toBe('---^-!');
+      scheduler.flush();
+      expect(asked.map((x) => x.meta)).toEqual(['a', 'b', 'c']);
+    });
+  });
+
+  it('tears every call and timer down on unsubscribe', () => {
+    const { scheduler, deps } = setup();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('-');
+      const b = cold('-');
+      const c = cold('-');
+      const { caller, asked } = fakeCaller({ a, b, c });
+
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 10), '-----!').toBe('-');
+      expectSubscriptions(a.subscriptions).toBe('^----!');
+      expectSubscriptions(b.subscriptions).toBe('---^-!');
+      expectSubscriptions(c.subscriptions).toBe('---^-!');
+      scheduler.flush();
+      expect(asked).toHaveLength(3);
+    });
+  });
+
+  it('fails at once with no meta to ask or no budget', () => {
+    const { scheduler, deps } = setup();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('-');
+      const { caller } = fakeCaller({ a });
+      expectObservable(clusterCall(deps(caller), { name: 'c1', metas: [] }, REQUEST, 10)).toBe('(N|)', {
+        N: { kind: 'failed', error: 'ERR_NETWORK_FAILURE', reason: expect.stringContaining('no meta') },
+      });
+      expectObservable(clusterCall(deps(caller), { name: 'c1', metas: ['a'] }, REQUEST, 0)).toBe('(T|)', {
+        T: { kind: 'failed', error: 'ERR_TIMEOUT', reason: expect.any(String) },
+      });
+      expectSubscriptions(a.subscriptions).toBe([]);
+    });
+  });
+});

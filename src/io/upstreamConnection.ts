@@ -1,0 +1,301 @@
+import net from 'node:net';
+import type { Subscriber } from 'rxjs';
+import type { Logger } from 'pino';
+import { UpstreamError } from '../errors.js';
+import { encodeMetaRequest } from '../protocol/metaRequest.js';
+import { readMetaReply, replyFrameLength } from '../protocol/metaReply.js';
+import type { MetaAnswer, MetaRequest } from '../streams/upstreamTypes.js';
+
+export interface UpstreamConnectionOptions {
+  connectTimeoutMs: number;
+  maxPendingCalls: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  maxReplyBytes: number;
+  logger: Logger | undefined;
+}
+
+export type UpstreamState = 'idle' | 'connecting' | 'open' | 'backoff';
+
+export interface UpstreamMetaStats {
+  meta: string;
+  state: UpstreamState;
+  /** Calls waiting for an answer, including those waiting for the connection. */
+  pending: number;
+  /** Of those, calls not yet written because the connection is not up. */
+  queued: number;
+  calls: number;
+  answers: number;
+  failures: number;
+  connects: number;
+}
+
+/** The smallest reply frame: length, empty error name, message begin with empty name, seqid. */
+const MIN_REPLY_BYTES = 4 + 4 + 4 + 4 + 4;
+const MAX_SEQID = 0x7fffffff;
+
+/** One socket's life: what fails its calls when it closes, and bytes of a frame split across chunks. */
+interface Link {
+  socket: net.Socket;
+  connected: boolean;
+  /** Set when the proxy itself closes the socket, so pending calls get the real reason. */
+  failure: UpstreamError | undefined;
+  /** Last socket error, for the message of connect failures. */
+  error: Error | undefined;
+  rest: Buffer | undefined;
+  connectTimer: NodeJS.Timeout | undefined;
+}
+
+/** `host:port` or `[v6]:port`; undefined when it is neither. */
+export function splitHostPort(meta: string): { host: string; port: number } | undefined {
+  const colon = meta.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  let host = meta.slice(0, colon);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  const portText = meta.slice(colon + 1);
+  const port = Number(portText);
+  if (!host || !/^\d+$/.test(portText) || port < 1 || port > 65535) return undefined;
+  return { host, port };
+}
+
+/**
+ * The one persistent connection to one MetaServer, shared by every call to it.
+ * Calls are multiplexed by this connection's own seqids and matched back
+ * through a map; calls made while connecting wait in a bounded queue.
+ */
+export class UpstreamConnection {
+  private link: Link | undefined;
+  private state: UpstreamState = 'idle';
+  private readonly pending = new Map<number, Subscriber<MetaAnswer>>();
+  /** Frames of calls made before the connection was up, in call order. */
+  private readonly queued = new Map<number, Buffer>();
+  private nextSeqid = 1;
+  private backoffMs = 0;
+  private retryAt = 0;
+  private lastFailure = '';
+  private closed = false;
+  private calls = 0;
+  private answers = 0;
+  private failures = 0;
+  private connects = 0;
+
+  constructor(
+    readonly meta: string,
+    private readonly options: UpstreamConnectionOptions,
+  ) {}
+
+  /** Sends `request` for `subscriber`; returns the teardown that forgets the call. */
+  call(request: MetaRequest, subscriber: Subscriber<MetaAnswer>): () => void {
+    this.calls++;
+    const refusal = this.refusal();
+    if (refusal) {
+      this.failures++;
+      subscriber.error(refusal);
+      return () => {};
+    }
+    const seqid = this.takeSeqid();
+    const frame = encodeMetaRequest(request.name, seqid, request.args, request.timeoutMs);
+    this.pending.set(seqid, subscriber);
+    if (this.state === 'open' && this.link) {
+      this.link.socket.write(frame);
+    } else {
+      this.queued.set(seqid, frame);
+      if (this.state !== 'connecting') this.connect();
+    }
+    return () => {
+      this.pending.delete(seqid);
+      this.queued.delete(seqid);
+    };
+  }
+
+  stats(): UpstreamMetaStats {
+    return {
+      meta: this.meta,
+      state: this.state,
+      pending: this.pending.size,
+      queued: this.queued.size,
+      calls: this.calls,
+      answers: this.answers,
+      failures: this.failures,
+      connects: this.connects,
+    };
+  }
+
+  /** Closes the socket and fails every pending call now; later calls fail with 'closed'. */
+  close(): void {
+    this.closed = true;
+    const link = this.link;
+    this.link = undefined;
+    this.state = 'idle';
+    if (link) {
+      clearTimeout(link.connectTimer);
+      link.socket.destroy();
+    }
+    this.failAll(new UpstreamError(this.meta, 'closed', `The connection to MetaServer ${this.meta} was closed by the proxy.`));
+  }
+
+  /** Why a new call cannot even be tried, if it cannot. */
+  private refusal(): UpstreamError | undefined {
+    if (this.closed) {
+      return new UpstreamError(this.meta, 'closed', `The upstream pool is closed; MetaServer ${this.meta} was not asked.`);
+    }
+    if (this.pending.size >= this.options.maxPendingCalls) {
+      return new UpstreamError(
+        this.meta,
+        'overloaded',
+        `MetaServer ${this.meta} already has ${this.pending.size} calls pending (the limit).`,
+      );
+    }
+    if (this.state === 'backoff') {
+      const wait = this.retryAt - Date.now();
+      // Fail fast rather than hammer a meta that just refused: the caller moves on to another.
+      if (wait > 0) {
+        return new UpstreamError(
+          this.meta,
+          'connect',
+          `MetaServer ${this.meta} is unreachable (${this.lastFailure}); next connect attempt in ${wait} ms.`,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  private takeSeqid(): number {
+    do {
+      const s = this.nextSeqid;
+      this.nextSeqid = s >= MAX_SEQID ? 1 : s + 1;
+      if (!this.pending.has(s)) return s;
+    } while (true);
+  }
+
+  private connect(): void {
+    const target = splitHostPort(this.meta);
+    if (!target) {
+      this.enterBackoff();
+      this.failAll(new UpstreamError(this.meta, 'connect', `MetaServer address "${this.meta}" is not host:port.`));
+      return;
+    }
+    this.state = 'connecting';
+    const socket = net.connect({ host: target.host, port: target.port });
+    socket.setNoDelay(true);
+    const link: Link = { socket, connected: false, failure: undefined, error: undefined, rest: undefined, connectTimer: undefined };
+    this.link = link;
+    link.connectTimer = setTimeout(() => {
+      link.failure = new UpstreamError(
+        this.meta,
+        'timeout',
+        `Connecting to MetaServer ${this.meta} took longer than ${this.options.connectTimeoutMs} ms.`,
+      );
+      socket.destroy();
+    }, this.options.connectTimeoutMs);
+    link.connectTimer.unref();
+    socket.once('connect', () => this.onConnect(link));
+    socket.on('data', (chunk: Buffer) => this.onData(link, chunk));
+    socket.on('error', (err) => {
+      link.error = err;
+    });
+    socket.once('close', () => this.onClose(link));
+  }
+
+  private onConnect(link: Link): void {
+    if (this.link !== link) return;
+    clearTimeout(link.connectTimer);
+    link.connected = true;
+    this.state = 'open';
+    this.backoffMs = 0;
+    this.connects++;
+    this.options.logger?.debug({ meta: this.meta, queued: this.queued.size }, 'connected to MetaServer');
+    if (this.queued.size === 0) return;
+    link.socket.cork();
+    for (const frame of this.queued.values()) link.socket.write(frame);
+    this.queued.clear();
+    link.socket.uncork();
+  }
+
+  private onData(link: Link, chunk: Buffer): void {
+    if (this.link !== link) return;
+    const buf = link.rest ? Buffer.concat([link.rest, chunk]) : chunk;
+    link.rest = undefined;
+    let off = 0;
+    while (this.link === link) {
+      const length = replyFrameLength(buf, off);
+      if (length === undefined) break;
+      if (length < MIN_REPLY_BYTES || length > this.options.maxReplyBytes) {
+        this.reject(link, `a reply frame length of ${length} bytes`);
+        return;
+      }
+      if (off + length > buf.length) break;
+      const frame = buf.subarray(off, off + length);
+      off += length;
+      let reply;
+      try {
+        reply = readMetaReply(frame);
+      } catch (err) {
+        this.reject(link, (err as Error).message);
+        return;
+      }
+      const subscriber = this.pending.get(reply.seqid);
+      // No entry: the caller left (unsubscribed) before the answer came.
+      if (!subscriber) continue;
+      this.pending.delete(reply.seqid);
+      this.answers++;
+      subscriber.next({ meta: this.meta, reply, frame });
+      subscriber.complete();
+    }
+    if (this.link === link && off < buf.length) link.rest = buf.subarray(off);
+  }
+
+  /** The meta sent bytes that are not a reply: nothing more on this socket can be trusted. */
+  private reject(link: Link, what: string): void {
+    this.options.logger?.warn({ meta: this.meta, problem: what }, 'unreadable reply from MetaServer, closing the connection');
+    link.failure = new UpstreamError(this.meta, 'protocol', `MetaServer ${this.meta} sent an unreadable reply: ${what}.`);
+    link.socket.destroy();
+  }
+
+  private onClose(link: Link): void {
+    clearTimeout(link.connectTimer);
+    if (this.link !== link) return;
+    this.link = undefined;
+    let failure = link.failure;
+    if (!link.connected) {
+      failure ??= new UpstreamError(
+        this.meta,
+        'connect',
+        `Cannot connect to MetaServer ${this.meta}: ${link.error?.message ?? 'connection closed'}.`,
+        { cause: link.error },
+      );
+      this.lastFailure = failure.message;
+      this.enterBackoff();
+      this.options.logger?.warn({ meta: this.meta, retryInMs: this.backoffMs, err: link.error }, 'cannot connect to MetaServer');
+    } else {
+      // A dropped connection is not a refusal: the next call reconnects at once.
+      this.state = 'idle';
+      failure ??= new UpstreamError(
+        this.meta,
+        'closed',
+        `The connection to MetaServer ${this.meta} closed${link.error ? `: ${link.error.message}` : ''}.`,
+        { cause: link.error },
+      );
+      if (this.pending.size > 0) {
+        this.options.logger?.warn({ meta: this.meta, pending: this.pending.size }, 'MetaServer connection dropped');
+      }
+    }
+    this.failAll(failure);
+  }
+
+  private enterBackoff(): void {
+    const { backoffInitialMs, backoffMaxMs } = this.options;
+    this.backoffMs = this.backoffMs === 0 ? backoffInitialMs : Math.min(this.backoffMs * 2, backoffMaxMs);
+    this.retryAt = Date.now() + this.backoffMs;
+    this.state = 'backoff';
+  }
+
+  private failAll(error: UpstreamError): void {
+    if (this.pending.size === 0) return;
+    const subscribers = [...this.pending.values()];
+    this.pending.clear();
+    this.queued.clear();
+    this.failures += subscribers.length;
+    for (const s of subscribers) s.error(error);
+  }
+}
