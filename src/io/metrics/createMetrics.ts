@@ -1,0 +1,191 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/types.js';
+import type { Metrics } from '../../streams/metricsTypes.js';
+import type { ProxyHooks, QueryFinished } from '../../streams/proxyTypes.js';
+import type { RegistryHooks, RouteRegistry } from '../../streams/routeTypes.js';
+import { createFalconPusher } from '../falcon.js';
+import { childCache, createBoundedLabels } from './boundedLabels.js';
+import { createPromFacade, noopFacade } from './facade.js';
+
+export interface MetricsOptions {
+  config: Config['metric'];
+  logger: Logger;
+  /** Distinct `table` label values before the rest count as `other`. Default 10 000. */
+  tableLabelLimit?: number;
+  /** Distinct values of the other labels (cluster, code, meta, ...) before `other`. Default 1 000. */
+  labelLimit?: number;
+  /** Register Node.js process metrics (heap, event loop lag, GC, ...). Default true. */
+  processMetrics?: boolean;
+}
+
+/** Seconds; query-config answers take a millisecond when cached metas answer, seconds when they fail over. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The proxy's metrics in a prom-client registry of its own (never the global
+ * one, so several proxies can live in one process). The three names of the
+ * original service keep their exact names and labels, with the configured tags
+ * as constant labels. With `metric.type: none` nothing is registered and every
+ * hook is absent.
+ */
+export function createMetrics(options: MetricsOptions): Metrics {
+  const { config, logger } = options;
+  if (config.type === 'none') return disabledMetrics();
+
+  const registry = new Registry();
+  registry.setDefaultLabels({ ...config.tags });
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  // Clients send any table name they like. A table keeps its own label value
+  // only once a query for it found a route; everything else is `other`.
+  const tables = createBoundedLabels(options.tableLabelLimit ?? 10_000);
+  const labelLimit = options.labelLimit ?? 1_000;
+  const clusters = createBoundedLabels(labelLimit);
+  const codes = createBoundedLabels(labelLimit);
+  const metas = createBoundedLabels(labelLimit);
+  const results = createBoundedLabels(labelLimit);
+  const reasons = createBoundedLabels(labelLimit);
+  const states = createBoundedLabels(labelLimit);
+
+  const connections = new Gauge({ name: 'client_connection_count', help: 'Open client connections.', registers });
+  const zkRequests = new Counter({
+    name: 'zk_request_count',
+    help: 'Route reads that went to ZooKeeper (route cache misses), by table.',
+    labelNames: ['table'],
+    registers,
+  });
+  const queries = new Counter({
+    name: 'client_query_config_count',
+    help: 'Query-config requests received, by table.',
+    labelNames: ['table'],
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'query_config_latency_seconds',
+    help: 'Time from a query-config request to its answer, by table, cluster and the error code the client got.',
+    labelNames: ['table', 'cluster', 'code'],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const upstreamCalls = new Counter({
+    name: 'upstream_call_count',
+    help: 'Calls to MetaServers, by meta address and result.',
+    labelNames: ['meta', 'result'],
+    registers,
+  });
+  const cacheSize = new Gauge({ name: 'route_cache_size', help: 'Routes cached and watched.', registers });
+  const zkSession = new Gauge({
+    name: 'zookeeper_session_state',
+    help: 'ZooKeeper session state: 1 for the current state, 0 for the others seen.',
+    labelNames: ['state'],
+    registers,
+  });
+  const reroutes = new Counter({
+    name: 'reroute_count',
+    help: 'Queries re-issued to another cluster because their route changed in flight, by table.',
+    labelNames: ['table'],
+    registers,
+  });
+  const rejectedFrames = new Counter({
+    name: 'rejected_frame_count',
+    help: 'Client connections closed for sending an invalid frame, by reason.',
+    labelNames: ['reason'],
+    registers,
+  });
+
+  const queryChild = childCache((table) => queries.labels({ table }));
+  const zkChild = childCache((table) => zkRequests.labels({ table }));
+  const rerouteChild = childCache((table) => reroutes.labels({ table }));
+  const rejectedChild = childCache((reason) => rejectedFrames.labels({ reason }));
+  // Nested per label, so a request builds no key string.
+  const upstreamChild = childCache((meta) => childCache((result) => upstreamCalls.labels({ meta, result })));
+  const latencyChild = childCache((table) =>
+    childCache((cluster) => childCache((code) => latency.labels({ table, cluster, code }))),
+  );
+  const stateChild = childCache((state) => zkSession.labels({ state }));
+  let currentState: string | undefined;
+
+  const proxyHooks: ProxyHooks = {
+    connectionOpened: () => connections.inc(),
+    connectionClosed: () => connections.dec(),
+    queryReceived: (table) => queryChild(tables.known(table)).inc(),
+    queryFinished: (event: QueryFinished) => {
+      const table = event.cluster === undefined ? tables.known(event.table) : tables.admit(event.table);
+      const seconds = event.latencyMs / 1000;
+      latencyChild(table)(clusters.admit(event.cluster ?? 'none'))(codes.admit(event.code)).observe(
+        Number.isFinite(seconds) && seconds >= 0 ? seconds : 0,
+      );
+    },
+    rerouted: (table) => rerouteChild(tables.known(table)).inc(),
+    frameRejected: (_peer, reason) => rejectedChild(reasons.admit(reason)).inc(),
+  };
+
+  const registryHooks: RegistryHooks = {
+    zkRead: (table) => zkChild(tables.known(table)).inc(),
+    cacheSize: (size) => cacheSize.set(size),
+  };
+
+  const falcon =
+    config.type === 'falcon'
+      ? createFalconPusher({
+          agentUrl: config.falcon.agentUrl,
+          stepSeconds: config.falcon.stepSeconds,
+          endpoint: config.falcon.endpoint,
+          read: () => registry.getMetricsAsJSON(),
+          logger,
+        })
+      : undefined;
+
+  let observed = false;
+  return {
+    type: config.type,
+    proxyHooks,
+    registryHooks,
+    upstreamCall: (meta, result) => upstreamChild(metas.admit(meta))(results.admit(result)).inc(),
+    zkState(state) {
+      const label = states.admit(state);
+      if (label === currentState) return;
+      if (currentState !== undefined) stateChild(currentState).set(0);
+      stateChild(label).set(1);
+      currentState = label;
+    },
+    observeRegistry(routes: Pick<RouteRegistry, 'tables'>) {
+      if (observed) return;
+      observed = true;
+      // Read when scraped (or pushed), not kept up to date: staleness changes
+      // with the ZooKeeper session, and only readers care about it.
+      new Gauge({
+        name: 'route_stale_count',
+        help: 'Cached routes served stale because ZooKeeper cannot confirm them.',
+        registers,
+        collect() {
+          let stale = 0;
+          for (const info of routes.tables()) if (info.stale) stale += 1;
+          this.set(stale);
+        },
+      });
+    },
+    customRegistry: createPromFacade(registry),
+    prometheusText: () => registry.metrics(),
+    contentType: registry.contentType,
+    ...(falcon === undefined ? {} : { falcon: { pushNow: falcon.pushNow } }),
+    close: () => falcon?.close(),
+  };
+}
+
+function disabledMetrics(): Metrics {
+  return {
+    type: 'none',
+    proxyHooks: {},
+    registryHooks: {},
+    upstreamCall() {},
+    zkState() {},
+    observeRegistry() {},
+    customRegistry: noopFacade,
+    prometheusText: () => Promise.resolve(''),
+    contentType: 'text/plain; charset=utf-8',
+    close() {},
+  };
+}

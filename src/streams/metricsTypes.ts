@@ -1,0 +1,77 @@
+import type { OperatorFunction } from 'rxjs';
+import type { ProxyHooks, QueryFinished } from './proxyTypes.js';
+import type { RegistryHooks, RouteRegistry } from './routeTypes.js';
+
+/** Label values of one series, by label name. */
+export type MetricLabels = Record<string, string | number>;
+
+/** A monotonically increasing count (Prometheus counter, Falcon COUNTER). */
+export interface CounterHandle {
+  inc(labels?: MetricLabels, amount?: number): void;
+}
+
+/** A value that goes up and down (Prometheus gauge, Falcon GAUGE). */
+export interface GaugeHandle {
+  set(value: number, labels?: MetricLabels): void;
+  inc(labels?: MetricLabels, amount?: number): void;
+  dec(labels?: MetricLabels, amount?: number): void;
+}
+
+/**
+ * The small registry a custom metric module receives. It writes to whatever
+ * backend is active (Prometheus and Falcon read the same values; with
+ * `metric.type: none` every handle does nothing).
+ */
+export interface MetricRegistryFacade {
+  counter(name: string, help: string, labelNames?: readonly string[]): CounterHandle;
+  /** The original service's "meter": a counter whose rate the backend derives. */
+  meter(name: string, help: string, labelNames?: readonly string[]): CounterHandle;
+  gauge(name: string, help: string, labelNames?: readonly string[]): GaugeHandle;
+}
+
+/**
+ * What a custom metric module exports (default export, or `createMetricOperator`):
+ * given the registry, the operator it wants to run over finished queries. The
+ * values the operator emits are ignored; it works through its side effects on
+ * the registry's handles. The second argument is the proxy's own `rxjs`, so a
+ * module kept outside the install folder needs no `node_modules` of its own.
+ */
+export type CustomMetricFactory = (
+  registry: MetricRegistryFacade,
+  rx: typeof import('rxjs'),
+) => OperatorFunction<QueryFinished, unknown>;
+
+/** The proxy's metrics, whatever the backend. */
+export interface Metrics {
+  readonly type: 'prometheus' | 'falcon' | 'none';
+  /** Plug into the proxy (`run`'s hooks). Methods are absent when metrics are off, so callers pay nothing. */
+  readonly proxyHooks: ProxyHooks;
+  /** Plug into the route registry factory's `hooks` option. */
+  readonly registryHooks: RegistryHooks;
+  /** One upstream call ended: `result` is `ok` or why it failed (bounded set: timeout, connect, ...). */
+  upstreamCall(meta: string, result: string): void;
+  /** The ZooKeeper session entered `state` (`connecting`, `connected`, `disconnected`, `expired`). */
+  zkState(state: string): void;
+  /** Count the registry's stale routes when metrics are read (served from cache while ZooKeeper is away). */
+  observeRegistry(registry: Pick<RouteRegistry, 'tables'>): void;
+  /** The registry custom metric modules write to. */
+  readonly customRegistry: MetricRegistryFacade;
+  /** Prometheus exposition text; empty when metrics are off. */
+  prometheusText(): Promise<string>;
+  /** The content type of `prometheusText()`. */
+  readonly contentType: string;
+  /** Present with `metric.type: falcon`: push the current values now (true when the agent took them). */
+  readonly falcon?: { pushNow(): Promise<boolean> };
+  /** Stops the Falcon push timer; idempotent. */
+  close(): void;
+}
+
+/** The loaded custom metric modules, fed by the proxy's `queryFinished` hook. */
+export interface CustomMetrics {
+  /** Merge into the proxy hooks; empty when no module is loaded. */
+  readonly hooks: ProxyHooks;
+  /** Paths of the modules still attached (a module that failed at run time is detached). */
+  active(): string[];
+  /** Unsubscribes every module; idempotent. */
+  close(): void;
+}
