@@ -1,17 +1,202 @@
+import { asyncScheduler, firstValueFrom, forkJoin, map, of, race, timer, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
+import { startTcpServer } from './io/server.js';
+import { createUpstreamPool } from './io/upstream.js';
+import { createZooKeeperDriver } from './io/zookeeper.js';
+import { createZkRegistry } from './streams/zkRegistry.js';
+import { createFileRegistry } from './streams/fileRegistry.js';
+import { createFileWatcher } from './io/fileWatch.js';
+import { clusterCall } from './streams/clusterCall.js';
+import { createLeaderBook } from './streams/leaderBook.js';
+import { createCoalescer } from './streams/coalescer.js';
+import { serveConnection, type ConnectionSession } from './streams/serveConnection.js';
+import type { ProxyHooks } from './streams/proxyTypes.js';
+import type { RouteRegistry } from './streams/routeTypes.js';
+import { createMetrics } from './io/metrics/createMetrics.js';
+import { loadCustomMetrics } from './io/metrics/custom.js';
+import { startAdminServer, type AdminServer } from './io/admin.js';
+import { mergeHooks } from './streams/mergeHooks.js';
+import { countMetaCalls } from './operators/countMetaCalls.js';
+import type { CustomMetrics, Metrics } from './streams/metricsTypes.js';
+import type { MetaCaller } from './streams/upstreamTypes.js';
 
 /** A running proxy: where it listens, and how to stop it. */
 export interface RunningProxy {
   address: { host: string; port: number };
   adminAddress?: { host: string; port: number };
+  registry: RouteRegistry;
   /** Stop accepting, answer in-flight requests within the drain time, close everything. */
   dispose(): Promise<void>;
 }
 
+export interface RunOptions {
+  /** Extra observers of the proxy's work (metrics, tests). */
+  hooks?: ProxyHooks;
+}
+
 /** Wires the drivers to the streams and starts serving. */
-export async function run(config: Config, logger: Logger): Promise<RunningProxy> {
-  void config;
-  void logger;
-  throw new Error('run() is not wired yet');
+export async function run(config: Config, logger: Logger, options: RunOptions = {}): Promise<RunningProxy> {
+  const scheduler = asyncScheduler;
+  const cleanups: Array<() => void> = [];
+
+  // Metrics first: the registry reports its ZooKeeper reads from its first request on.
+  const metrics = createMetrics({ config: config.metric, logger });
+  cleanups.push(() => metrics.close());
+  let custom: CustomMetrics;
+  try {
+    custom = await loadCustomMetrics(config.metric.custom, metrics.customRegistry, logger);
+  } catch (error) {
+    metrics.close();
+    throw error;
+  }
+  cleanups.push(() => custom.close());
+  const hooks: ProxyHooks = mergeHooks(metrics.proxyHooks, custom.hooks, options.hooks);
+
+  const registry = startRegistry(config, logger, cleanups, metrics);
+  metrics.observeRegistry(registry);
+
+  const pool = createUpstreamPool({
+    connectTimeoutMs: config.upstream.connectTimeoutMs,
+    maxPendingCalls: config.upstream.maxPendingCalls,
+    logger,
+  });
+  cleanups.push(() => pool.close());
+
+  const leaders = createLeaderBook();
+  const callDeps = {
+    caller: metaCaller(pool.call, metrics),
+    leaders,
+    backupDelayMs: config.upstream.backupRequestDelayMs,
+    retryDelayMs: config.upstream.retryDelayMs,
+    scheduler,
+  };
+  const coalescer = createCoalescer({
+    callCluster: (cluster, request, deadlineMs) => clusterCall(callDeps, cluster, request, deadlineMs),
+    dropHostPortFields: (cluster) =>
+      config.upstream.clusters[cluster]?.dropHostPortFields ?? config.upstream.dropHostPortFields,
+    scheduler,
+  });
+
+  // Before the client listener, so /readyz says 503 until the proxy really listens.
+  let listening = false;
+  let admin: AdminServer | undefined;
+  try {
+    if (config.admin.listen !== null) {
+      admin = await startAdminServer({
+        host: config.admin.listen.host,
+        port: config.admin.listen.port,
+        metrics,
+        registry,
+        leaders,
+        isListening: () => listening,
+        logger,
+      });
+    }
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) cleanup();
+    throw error;
+  }
+
+  let server;
+  try {
+    server = await startTcpServer({
+      host: config.server.listen.host,
+      port: config.server.listen.port,
+      maxConnections: config.server.maxConnections,
+      logger,
+    });
+  } catch (error) {
+    await admin?.close();
+    for (const cleanup of cleanups.reverse()) cleanup();
+    throw error;
+  }
+  listening = true;
+
+  const sessions = new Set<ConnectionSession>();
+  const serveOptions = {
+    registry,
+    coalescer,
+    scheduler,
+    defaultTimeoutMs: config.upstream.defaultTimeoutMs,
+    maxTimeoutMs: config.upstream.maxTimeoutMs,
+    hooks,
+    maxFrameBytes: config.server.maxFrameBytes,
+    maxInFlightPerConnection: config.server.maxInFlightPerConnection,
+    partialFrameTimeoutMs: config.server.partialFrameTimeoutMs,
+    logger,
+  };
+  const accepting: Subscription = server.connections$.subscribe((connection) => {
+    const session = serveConnection(connection, serveOptions);
+    sessions.add(session);
+    session.done$.subscribe(() => sessions.delete(session));
+  });
+
+  logger.info({ listen: server.address }, 'meta-proxy listening');
+
+  let disposing: Promise<void> | undefined;
+  const dispose = () =>
+    (disposing ??= (async () => {
+      logger.info({ connections: sessions.size }, 'shutting down: no new connections, draining in-flight requests');
+      listening = false;
+      await server.stopAccepting();
+      accepting.unsubscribe();
+      const drains = [...sessions].map((session) => session.drain());
+      const outcome = await firstValueFrom(
+        race(
+          drains.length === 0 ? of('drained' as const) : forkJoin(drains).pipe(map(() => 'drained' as const)),
+          timer(config.server.drainTimeoutMs).pipe(map(() => 'timeout' as const)),
+        ),
+      );
+      if (outcome === 'timeout') {
+        logger.warn({ drainTimeoutMs: config.server.drainTimeoutMs }, 'drain time over: closing connections with requests still in flight');
+      }
+      for (const session of sessions) session.close();
+      for (const cleanup of cleanups.reverse()) cleanup();
+      await admin?.close();
+      logger.info('shut down');
+    })());
+
+  return { address: server.address, ...(admin && { adminAddress: admin.address }), registry, dispose };
+}
+
+/** Counts each upstream call by meta and result; the bare caller when metrics are off. */
+function metaCaller(call: MetaCaller, metrics: Metrics): MetaCaller {
+  if (metrics.type === 'none') return call;
+  return (meta, request) => call(meta, request).pipe(countMetaCalls(meta, metrics.upstreamCall));
+}
+
+function startRegistry(config: Config, logger: Logger, cleanups: Array<() => void>, metrics: Metrics): RouteRegistry {
+  if (config.zookeeper !== undefined) {
+    const zk = config.zookeeper;
+    const driver = createZooKeeperDriver({
+      address: zk.address,
+      timeoutMs: zk.timeoutMs,
+      auth: zk.auth,
+      logger,
+    });
+    cleanups.push(() => driver.close());
+    if (metrics.type !== 'none') {
+      const states = driver.state$.subscribe((state) => metrics.zkState(state));
+      cleanups.push(() => states.unsubscribe());
+    }
+    const registry = createZkRegistry({
+      driver,
+      root: zk.root,
+      capacity: zk.tableWatcherCacheCapacity,
+      timeoutMs: zk.timeoutMs,
+      hooks: metrics.registryHooks,
+      logger,
+    });
+    cleanups.push(() => registry.dispose());
+    return registry;
+  }
+  const registry = createFileRegistry({
+    file: config.registry.file!,
+    watch: createFileWatcher(),
+    hooks: metrics.registryHooks,
+    logger,
+  });
+  cleanups.push(() => registry.dispose());
+  return registry;
 }
