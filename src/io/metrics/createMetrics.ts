@@ -38,7 +38,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  // Clients send any table name they like. A table keeps its own label value
+  // Clients send any table name they like. A table gets its own label value
   // only once a query for it found a route; everything else is `other`.
   const tables = createBoundedLabels(options.tableLabelLimit ?? 10_000);
   const labelLimit = options.labelLimit ?? 1_000;
@@ -107,12 +107,45 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const stateChild = childCache((state) => zkSession.labels({ state }));
   let currentState: string | undefined;
 
+  // Counts for a table whose name is not admitted yet wait here until its
+  // first query finishes: then they go to the table's own label when it had a
+  // route, to `other` when not. So the first request of a real table (which is
+  // also its ZooKeeper read) is counted under the table's name, and a flood of
+  // made-up names still adds no series. Bounded like the labels themselves.
+  const pending = new Map<string, { queries: number; zkReads: number }>();
+  const pendingLimit = options.tableLabelLimit ?? 10_000;
+  const countByTable = (table: string, field: 'queries' | 'zkReads') => {
+    const label = tables.known(table);
+    if (label === table) {
+      (field === 'queries' ? queryChild : zkChild)(label).inc();
+      return;
+    }
+    let entry = pending.get(table);
+    if (entry === undefined) {
+      if (pending.size >= pendingLimit) {
+        (field === 'queries' ? queryChild : zkChild)(label).inc();
+        return;
+      }
+      entry = { queries: 0, zkReads: 0 };
+      pending.set(table, entry);
+    }
+    entry[field] += 1;
+  };
+  const settle = (table: string, label: string) => {
+    const entry = pending.get(table);
+    if (entry === undefined) return;
+    pending.delete(table);
+    if (entry.queries > 0) queryChild(label).inc(entry.queries);
+    if (entry.zkReads > 0) zkChild(label).inc(entry.zkReads);
+  };
+
   const proxyHooks: ProxyHooks = {
     connectionOpened: () => connections.inc(),
     connectionClosed: () => connections.dec(),
-    queryReceived: (table) => queryChild(tables.known(table)).inc(),
+    queryReceived: (table) => countByTable(table, 'queries'),
     queryFinished: (event: QueryFinished) => {
       const table = event.cluster === undefined ? tables.known(event.table) : tables.admit(event.table);
+      if (pending.size > 0) settle(event.table, table);
       const seconds = event.latencyMs / 1000;
       latencyChild(table)(clusters.admit(event.cluster ?? 'none'))(codes.admit(event.code)).observe(
         Number.isFinite(seconds) && seconds >= 0 ? seconds : 0,
@@ -123,7 +156,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
 
   const registryHooks: RegistryHooks = {
-    zkRead: (table) => zkChild(tables.known(table)).inc(),
+    zkRead: (table) => countByTable(table, 'zkReads'),
     cacheSize: (size) => cacheSize.set(size),
   };
 
