@@ -70,7 +70,7 @@ describe('clusterCall', () => {
       expectSubscriptions(c.subscriptions).toBe('-^--!');
       expectSubscriptions(b.subscriptions).toBe('---^!');
     });
-    expect(leaders.get('c1')).toBe('b');
+    expect(leaders.get(CLUSTER)).toBe('b');
   });
 
   it('follows a chain of forwards, learning an address the route did not list', () => {
@@ -91,7 +91,7 @@ describe('clusterCall', () => {
       scheduler.flush();
       expect(asked.map((x) => x.meta)).toEqual(['a', 'b', 'd']);
     });
-    expect(leaders.get('c1')).toBe('d');
+    expect(leaders.get(CLUSTER)).toBe('d');
   });
 
   it('moves to the next meta on a forward that names no one', () => {
@@ -112,7 +112,7 @@ describe('clusterCall', () => {
 
   it('starts at the known leader', () => {
     const { scheduler, leaders, deps } = setup({ backupDelayMs: 100 });
-    leaders.set('c1', 'c');
+    leaders.set(CLUSTER, 'c');
     scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const o = answer('c', 'ERR_OBJECT_NOT_FOUND');
       const a = cold('-|');
@@ -126,6 +126,23 @@ describe('clusterCall', () => {
       expectSubscriptions(a.subscriptions).toBe([]);
       expectSubscriptions(b.subscriptions).toBe([]);
     });
+  });
+
+  it('ignores a leader remembered for a same-named cluster with other metas', () => {
+    const { scheduler, leaders, deps } = setup({ backupDelayMs: 100 });
+    leaders.set({ name: 'c1', metas: ['old'] }, 'old');
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const o = answer('a', 'ERR_OK');
+      const old = cold('-x|', { x: answer('old', 'ERR_OK') });
+      const a = cold('-o|', { o });
+      const { caller } = fakeCaller({ a, old });
+
+      expectObservable(clusterCall(deps(caller), { name: 'c1', metas: ['a'] }, REQUEST, 200)).toBe('-(A|)', { A: won(o) });
+      expectSubscriptions(old.subscriptions).toBe([]);
+      expectSubscriptions(a.subscriptions).toBe('^!');
+    });
+    expect(leaders.get({ name: 'c1', metas: ['a'] })).toBe('a');
+    expect(leaders.get({ name: 'c1', metas: ['old'] })).toBe('old');
   });
 
   it('asks the same meta again after SERVICE_NOT_ACTIVE, with the budget left', () => {
@@ -176,7 +193,7 @@ describe('clusterCall', () => {
       expectSubscriptions(b.subscriptions).toBe('---^------!');
       expectSubscriptions(c.subscriptions).toBe('---^------!');
     });
-    expect(leaders.get('c1')).toBeUndefined();
+    expect(leaders.get(CLUSTER)).toBeUndefined();
   });
 
   it('fails with ERR_NETWORK_FAILURE when every meta refuses, retrying each round', () => {

@@ -13,7 +13,7 @@ export interface AdminServerOptions {
   metrics?: Pick<Metrics, 'type' | 'prometheusText' | 'contentType'>;
   registry: Pick<RouteRegistry, 'tables' | 'ready$'>;
   /** Which meta last answered for each cluster, shown as each route's leader. */
-  leaders?: Pick<LeaderBook, 'get'> & { entries?(): [string, string][] };
+  leaders?: Pick<LeaderBook, 'get'>;
   /** True while the client listener accepts connections. */
   isListening: () => boolean;
   logger: Logger;
@@ -142,7 +142,7 @@ function tableRows(infos: RouteInfo[], leaders: AdminServerOptions['leaders']): 
         kind: state.kind,
         cluster: route?.cluster ?? null,
         metas: route?.metas ?? [],
-        leader: route === undefined ? null : (leaders?.get(route.cluster) ?? null),
+        leader: route === undefined ? null : (leaders?.get({ name: route.cluster, metas: route.metas }) ?? null),
         version: route?.version ?? null,
         reason: state.kind === 'invalid' || state.kind === 'unavailable' ? state.reason : null,
         stale: info.stale,

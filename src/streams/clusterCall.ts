@@ -135,7 +135,7 @@ export function clusterCall(
         );
         return;
       }
-      deps.leaders.set(cluster.name, meta);
+      deps.leaders.set(cluster, meta);
       finish({ kind: 'answer', answer });
     };
 
@@ -195,7 +195,7 @@ export function clusterCall(
           for (const m of [...metas]) if (!tried.has(m)) ask(m);
         }, deps.backupDelayMs),
       );
-      const known = deps.leaders.get(cluster.name);
+      const known = deps.leaders.get(cluster);
       ask(known ?? (metas[0] as string));
     }
 

@@ -33,7 +33,19 @@ export type ClusterOutcome =
   | { kind: 'failed'; error: 'ERR_TIMEOUT' | 'ERR_NETWORK_FAILURE'; reason: string };
 
 /** Which meta last answered for each cluster. Passed in, never a module singleton. */
+/** A cluster as a route names it. */
+export interface ClusterRef {
+  name: string;
+  metas: readonly string[];
+}
+
+/**
+ * Which meta last answered for each cluster. Keyed by the cluster's name AND
+ * meta list: two clusters that share a name (every test cluster is `onebox`)
+ * or a route moved to new metas must not start at a leader of the old ones.
+ * Passed in, never a module singleton.
+ */
 export interface LeaderBook {
-  get(cluster: string): string | undefined;
-  set(cluster: string, meta: string): void;
+  get(cluster: ClusterRef): string | undefined;
+  set(cluster: ClusterRef, meta: string): void;
 }

@@ -74,7 +74,7 @@ describe('admin HTTP server', () => {
 
   it('lists every cached route on /tables with its cluster, metas, leader and staleness', async () => {
     const leaders = createLeaderBook();
-    leaders.set('c1', '10.0.0.2:34601');
+    leaders.set({ name: 'c1', metas: ['10.0.0.1:34601', '10.0.0.2:34601'] }, '10.0.0.2:34601');
     const infos: RouteInfo[] = [
       {
         table: 'temp',

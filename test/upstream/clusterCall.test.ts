@@ -60,7 +60,7 @@ describe('clusterCall against simulated clusters', () => {
     expect(first.meta).toBe(c.metas[2]);
     expect(first.reply.bodyError).toBe('ERR_OK');
     expect(identifyCluster(first.frame, ['B', 'A'])).toBe('A');
-    expect(deps.leaders.get('A')).toBe(c.metas[2]);
+    expect(deps.leaders.get(route)).toBe(c.metas[2]);
 
     const before = c.requestCount(0);
     const second = answered((await ask(deps, route)).outcome);
@@ -97,7 +97,7 @@ describe('clusterCall against simulated clusters', () => {
     const { outcome, ms } = await ask(deps, route);
     expect(answered(outcome).meta).toBe(c.metas[2]);
     expect(ms).toBeLessThan(BACKUP_MS + 100);
-    expect(deps.leaders.get('A')).toBe(c.metas[2]);
+    expect(deps.leaders.get(route)).toBe(c.metas[2]);
   });
 
   it('answers from the new leader within the backup delay plus a round trip when the old one hangs', async () => {
