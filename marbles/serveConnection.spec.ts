@@ -138,6 +138,28 @@ describe('serveConnection', () => {
     });
   });
 
+  it('keeps a busy client whose chunks keep ending mid-frame: only idleness counts', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    scheduler.run(({ hot, cold, flush }) => {
+      const stream = Buffer.concat([1, 2, 3, 4].map((seqid) => queryFrame('t', seqid, { indices: [seqid] })));
+      const third = Math.floor(stream.length / 3);
+      // Three chunks 4 ms apart, each ending inside a frame; the timeout is 5 ms.
+      const chunks$ = hot<Buffer>('-a---b---c---', {
+        a: stream.subarray(0, third),
+        b: stream.subarray(third, 2 * third),
+        c: stream.subarray(2 * third, stream.length - 10),
+      });
+      const call$ = cold<ClusterOutcome>('-x|', { x: answer() });
+      const connection = fakeConnection(chunks$, NEVER);
+      serveConnection(connection, options(scheduler, call$, { partialFrameTimeoutMs: 5 }));
+      scheduler.schedule(() => expect(connection.events).toEqual([]), 13);
+      flush();
+      // Idle after the last chunk (at 9) with 10 bytes of frame 4 held: closed at 14.
+      expect(connection.events).toEqual(['destroy']);
+      expect(connection.written.length).toBe(3);
+    });
+  });
+
   it('drain(): stops reading and emits once the requests in flight are answered', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
     scheduler.run(({ hot, cold, expectObservable }) => {

@@ -151,7 +151,12 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
       if (outcome === 'timeout') {
         logger.warn({ drainTimeoutMs: config.server.drainTimeoutMs }, 'drain time over: closing connections with requests still in flight');
       }
-      for (const session of sessions) session.close();
+      // Drained connections end gracefully, so replies still in their socket
+      // buffers reach the client; only those still waiting are cut.
+      for (const session of sessions) {
+        if (session.inFlight() === 0) session.end();
+        else session.close();
+      }
       for (const cleanup of cleanups.reverse()) cleanup();
       await admin?.close();
       logger.info('shut down');

@@ -30,6 +30,8 @@ export interface ConnectionSession {
   drain(): Observable<void>;
   /** Close at once, cancelling what is in flight. */
   close(): void;
+  /** Close after the replies already written have left (nothing in flight). */
+  end(): void;
   /** Emits once when the connection is over, for whatever reason. */
   readonly done$: Observable<void>;
 }
@@ -72,22 +74,35 @@ export function serveConnection(connection: ClientConnection, options: ServeOpti
     for (const waiter of drainWaiters.splice(0)) waiter();
   };
 
-  // Partial-frame idle timer: armed while an incomplete frame is held.
+  // Partial-frame idle timer: a connection that holds an incomplete frame and
+  // sends nothing more for partialFrameTimeoutMs is closed (slowloris). Any
+  // chunk counts as progress; rather than re-arm a timer per chunk, the one
+  // timer checks on expiry whether progress was made and sleeps on if so.
   let partialTimer: Subscription | undefined;
-  const onPartial = (pendingBytes: number) => {
-    if (options.partialFrameTimeoutMs <= 0) return;
-    if (pendingBytes === 0) {
-      partialTimer?.unsubscribe();
-      partialTimer = undefined;
-    } else if (partialTimer === undefined) {
-      partialTimer = scheduler.schedule(() => {
-        logger?.warn({ peer: connection.peer, pendingBytes, timeoutMs: options.partialFrameTimeoutMs }, 'closing connection: partial frame idle too long');
+  let pendingBytes = 0;
+  let lastProgressAt = 0;
+  const idleMs = options.partialFrameTimeoutMs;
+  const armPartialTimer = (delay: number) => {
+    partialTimer = scheduler.schedule(function check() {
+      const idleFor = scheduler.now() - lastProgressAt;
+      if (pendingBytes === 0) {
+        partialTimer = undefined;
+      } else if (idleFor < idleMs) {
+        this.schedule(undefined, idleMs - idleFor);
+      } else {
+        logger?.warn({ peer: connection.peer, pendingBytes, timeoutMs: idleMs }, 'closing connection: partial frame idle too long');
         hooks.frameRejected?.(connection.peer, 'idle');
         connection.destroy();
         finish();
-      }, options.partialFrameTimeoutMs);
-      subscription.add(partialTimer);
-    }
+      }
+    }, delay);
+    subscription.add(partialTimer);
+  };
+  const onPartial = (pending: number) => {
+    if (idleMs <= 0) return;
+    pendingBytes = pending;
+    lastProgressAt = scheduler.now();
+    if (pending > 0 && partialTimer === undefined) armPartialTimer(idleMs);
   };
 
   const answer = (frame: RequestFrame): Buffer | Observable<Buffer> | undefined => {
@@ -198,6 +213,10 @@ export function serveConnection(connection: ClientConnection, options: ServeOpti
       }),
     close: () => {
       connection.destroy();
+      finish();
+    },
+    end: () => {
+      connection.end();
       finish();
     },
   };
