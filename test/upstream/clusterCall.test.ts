@@ -12,7 +12,7 @@ import { queryConfigArgs } from '../../sim/wire.js';
 
 const QUERY = 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX';
 const TABLES = { temp: { appId: 3, partitionCount: 8 } };
-const BACKUP_MS = 150;
+const BACKUP_MS = 300;
 
 const open: { clusters: SimCluster[]; pools: UpstreamPool[] } = { clusters: [], pools: [] };
 
@@ -96,7 +96,7 @@ describe('clusterCall against simulated clusters', () => {
     c.setLeader(2);
     const { outcome, ms } = await ask(deps, route);
     expect(answered(outcome).meta).toBe(c.metas[2]);
-    expect(ms).toBeLessThan(BACKUP_MS + 100);
+    expect(ms).toBeLessThan(BACKUP_MS + 400);
     expect(deps.leaders.get(route)).toBe(c.metas[2]);
   });
 
@@ -110,7 +110,7 @@ describe('clusterCall against simulated clusters', () => {
     const { outcome, ms } = await ask(deps, route);
     expect(answered(outcome).meta).toBe(c.metas[2]);
     expect(ms).toBeGreaterThanOrEqual(BACKUP_MS - 5);
-    expect(ms).toBeLessThan(BACKUP_MS + 100);
+    expect(ms).toBeLessThan(BACKUP_MS + 400);
     // The losing call to the hung meta was unsubscribed, not left pending.
     expect(deps.pool.stats().find((s) => s.meta === c.metas[1])!.pending).toBe(0);
   });
@@ -122,7 +122,7 @@ describe('clusterCall against simulated clusters', () => {
     const { outcome, ms } = await ask(deps, { name: 'A', metas: c.metas }, 300);
     expect(outcome).toMatchObject({ kind: 'failed', error: 'ERR_NETWORK_FAILURE' });
     expect(ms).toBeGreaterThanOrEqual(295);
-    expect(ms).toBeLessThan(380);
+    expect(ms).toBeLessThan(700);
   });
 
   it('fails with ERR_TIMEOUT at the deadline when every meta is silent', async () => {
@@ -132,7 +132,7 @@ describe('clusterCall against simulated clusters', () => {
     const { outcome, ms } = await ask(deps, { name: 'A', metas: c.metas }, 300);
     expect(outcome).toMatchObject({ kind: 'failed', error: 'ERR_TIMEOUT' });
     expect(ms).toBeGreaterThanOrEqual(295);
-    expect(ms).toBeLessThan(380);
+    expect(ms).toBeLessThan(700);
     expect(deps.pool.stats().every((s) => s.pending === 0)).toBe(true);
   });
 

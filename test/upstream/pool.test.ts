@@ -88,7 +88,7 @@ describe('upstream pool', () => {
     const t0 = performance.now();
     await c.kill(0);
     const errors = await Promise.all(calls);
-    expect(performance.now() - t0).toBeLessThan(100);
+    expect(performance.now() - t0).toBeLessThan(500);
     for (const e of errors) expect(e).toMatchObject({ kind: 'closed', meta: c.metas[0] });
     await c.restart(0);
     c.setBehavior(0, { mode: 'normal' });
@@ -263,7 +263,7 @@ describe('upstream pool', () => {
       expect(e).toMatchObject({ kind: 'timeout' });
       expect(e.message).toMatch(/longer than 150 ms/);
       expect(took).toBeGreaterThanOrEqual(140);
-      expect(took).toBeLessThan(400);
+      expect(took).toBeLessThan(1000);
     } finally {
       for (const f of fillers) f.destroy();
       Atomics.notify(flag, 0);
