@@ -73,6 +73,7 @@ interface RawZk {
   add_auth(scheme: string, credential: string, cb: (rc: number) => void): number;
   aw_get(path: string, watch: WatchCb, cb: (rc: number, err: string, stat: { version: number } | undefined, data: Buffer | null | undefined) => void): number;
   aw_exists(path: string, watch: WatchCb, cb: (rc: number, err: string, stat: unknown) => void): number;
+  aw_get_children(path: string, watch: WatchCb, cb: (rc: number, err: string, children: string[] | undefined) => void): number;
   a_get(path: string, watch: boolean, cb: (rc: number, err: string, stat: { version: number } | undefined, data: Buffer | null | undefined) => void): number;
   a_get_children(path: string, watch: boolean, cb: (rc: number, err: string, children: string[] | undefined) => void): number;
   a_create(path: string, data: Buffer | string, flags: number, cb: (rc: number, err: string, path: string) => void): number;
@@ -242,8 +243,75 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
     }
   };
 
+  /**
+   * Waiting for a missing node to appear. An exists-watch per missing path
+   * would stay registered (client and server) until the node is created —
+   * forever for the made-up table names any client can send — and the native
+   * client cannot remove watches. So every missing child of one parent shares
+   * a single children watch on that parent: bounded by the number of parents,
+   * re-armed on each change, and each waiter re-reads when the child list
+   * changes. Only when the parent itself is missing does a path fall back to
+   * its own exists-watch.
+   */
+  interface ChildWaiter {
+    /** The parent's children changed: read the node again. */
+    changed(): void;
+    /** No shared watch on the parent (it is missing or unreadable): watch the node itself. */
+    unavailable(): void;
+  }
+  interface ChildWait {
+    epoch: number;
+    armed: boolean;
+    waiters: Set<ChildWaiter>;
+  }
+  const childWaits = new Map<string, ChildWait>();
+
+  const armChildren = (session: LiveSession, parent: string, wait: ChildWait): void => {
+    wait.armed = true;
+    const onChange: WatchCb = (type) =>
+      guard('children watch', () => {
+        if (type === ZOO_SESSION_EVENT || childWaits.get(parent) !== wait) return;
+        wait.armed = false;
+        if (wait.waiters.size === 0) {
+          childWaits.delete(parent);
+          return;
+        }
+        if (live.value === session) armChildren(session, parent, wait);
+        const waiters = [...wait.waiters];
+        wait.waiters.clear();
+        for (const waiter of waiters) waiter.changed();
+      });
+    const unavailable = (): void => {
+      wait.armed = false;
+      if (childWaits.get(parent) === wait) childWaits.delete(parent);
+      const waiters = [...wait.waiters];
+      wait.waiters.clear();
+      for (const waiter of waiters) waiter.unavailable();
+    };
+    const rc = session.zk.aw_get_children(parent, onChange, (code) =>
+      guard('children', () => {
+        if (code !== ZOK) unavailable();
+      }),
+    );
+    if (rc !== ZOK) unavailable();
+  };
+
+  /** Registers `waiter` on `parent`'s shared children watch; returns the cancel. */
+  const waitForChild = (session: LiveSession, parent: string, waiter: ChildWaiter): (() => void) => {
+    let wait = childWaits.get(parent);
+    if (wait === undefined || wait.epoch !== session.epoch) {
+      wait = { epoch: session.epoch, armed: false, waiters: new Set() };
+      childWaits.set(parent, wait);
+    }
+    const entry = wait;
+    entry.waiters.add(waiter);
+    if (!entry.armed) armChildren(session, parent, entry);
+    return () => entry.waiters.delete(waiter);
+  };
+
   const watchData = (path: string): Observable<ZkNodeEvent> => {
     assertPath(path);
+    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
     return new Observable<ZkNodeEvent>((subscriber) => {
       let active = true;
       // Each read gets a token; callbacks of a read that has been superseded are ignored.
@@ -251,9 +319,14 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
       let needRead = true;
       let readEpoch = -1;
       let retry: NodeJS.Timeout | undefined;
+      let stopWaiting: (() => void) | undefined;
 
+      let lastKind: ZkNodeEvent['kind'] | undefined;
       const emit = (event: ZkNodeEvent): void => {
-        if (active) subscriber.next(event);
+        // A node still missing after a sibling changed is no news.
+        if (!active || (event.kind === 'missing' && lastKind === 'missing')) return;
+        lastKind = event.kind;
+        subscriber.next(event);
       };
 
       const fail = (session: LiveSession, rc: number, what: string): void => {
@@ -270,6 +343,8 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
 
       const read = (): void => {
         clearTimeout(retry);
+        stopWaiting?.();
+        stopWaiting = undefined;
         const session = live.value;
         if (!active) return;
         if (!session) {
@@ -287,6 +362,29 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
             read();
           });
         const onCreation = (): void => {
+          let fellBack = false;
+          stopWaiting = waitForChild(session, parent, {
+            changed: () => guard('child appeared', () => mine() && read()),
+            unavailable: () =>
+              guard('no children watch', () => {
+                fellBack = true;
+                if (mine()) watchOwnCreation();
+              }),
+          });
+          if (fellBack) return;
+          // The node may have been created between the get and the children
+          // watch; this read leaves no watch of its own behind.
+          const rc = session.zk.a_get(path, false, (code) =>
+            guard('recheck', () => {
+              if (!mine() || fellBack) return;
+              if (code === ZOK) read();
+              else if (code === ZNONODE) emit({ kind: 'missing' });
+              else fail(session, code, 'reading');
+            }),
+          );
+          if (rc !== ZOK) fail(session, rc, 'reading');
+        };
+        const watchOwnCreation = (): void => {
           const rc = session.zk.aw_exists(path, onWatch, (code) =>
             guard('exists', () => {
               if (!mine()) return;
@@ -321,6 +419,7 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
       return () => {
         active = false;
         clearTimeout(retry);
+        stopWaiting?.();
         sessions.unsubscribe();
       };
     });

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ZooKeeperError } from '../../src/errors.js';
 import { createZooKeeperDriver, ZooKeeperOperationError, type ZooKeeperDriver } from '../../src/io/zookeeper.js';
 import type { ZkNodeEvent, ZkSessionState } from '../../src/streams/zkTypes.js';
-import { startZooKeeper, type ZkServer } from '../support/zookeeper.js';
+import { fourLetterWord, startZooKeeper, type ZkServer } from '../support/zookeeper.js';
 import { sleep, waitFor } from './support.js';
 
 let zk: ZkServer;
@@ -75,6 +75,25 @@ describe('ZooKeeper driver', () => {
     await until(() => rec.events.length === 2, 'the create');
     expect(rec.text()).toEqual(['missing', 'here@0']);
     rec.subscription.unsubscribe();
+  });
+
+  it('waits for many missing nodes of one parent with one shared server watch', async () => {
+    await zk.set('/many/existing', 'x');
+    const d = driver();
+    const recs = Array.from({ length: 200 }, (_, i) => recorder(d, `/many/made-up-${i}`));
+    await until(() => recs.every((r) => r.events.length === 1), 'every node missing');
+    // mntr counts data and child watches alike (wchs shows data watches only).
+    const monitor = await fourLetterWord(zk.host, zk.port, 'mntr');
+    const total = Number(/zk_watch_count\s+(\d+)/.exec(monitor)?.[1]);
+    // One children watch on /many, not one exists-watch per made-up name.
+    expect(total).toBeGreaterThanOrEqual(1);
+    expect(total).toBeLessThanOrEqual(2);
+    await zk.set('/many/made-up-7', 'now');
+    await until(() => recs[7]!.events.length === 2, 'the created node');
+    expect(recs[7]!.text()).toEqual(['missing', 'now@0']);
+    await sleep(100);
+    expect(recs.filter((r) => r.events.length !== 1)).toHaveLength(1);
+    for (const r of recs) r.subscription.unsubscribe();
   });
 
   it('reports a session expiry, opens a new session and re-reads every watched node', async () => {

@@ -162,7 +162,7 @@ export async function startZooKeeper(options: ZkServerOptions = {}): Promise<ZkS
       `minSessionTimeout=${minSession}`,
       `maxSessionTimeout=${maxSession}`,
       'admin.enableServer=false',
-      '4lw.commands.whitelist=ruok,srvr,stat',
+      '4lw.commands.whitelist=ruok,srvr,stat,mntr',
       // The process is killed, never the machine: the page cache keeps what fsync would.
       'forceSync=no',
       'maxClientCnxns=0',
@@ -185,7 +185,7 @@ export async function startZooKeeper(options: ZkServerOptions = {}): Promise<ZkS
         '-XX:TieredStopAtLevel=1',
         '-XX:+UseSerialGC',
         '-Xmx128m',
-        '-Dzookeeper.4lw.commands.whitelist=ruok,srvr,stat',
+        '-Dzookeeper.4lw.commands.whitelist=ruok,srvr,stat,mntr',
         '-cp',
         `${confDir}:${jar}`,
         'org.apache.zookeeper.server.ZooKeeperServerMain',
