@@ -1,0 +1,82 @@
+/**
+ * Asking Pegasus clusters what they hold, the way the proxy asks them: through
+ * the upstream pool and `clusterCall`, so a follower's forward is followed and
+ * a dead meta is skipped.
+ */
+import { firstValueFrom } from 'rxjs';
+import type { Config } from '../config/types.js';
+import { ProtocolError } from '../errors.js';
+import { createUpstreamPool } from '../io/upstream.js';
+import { RPC_LIST_APPS, RPC_QUERY_CONFIG } from '../protocol/errorCodes.js';
+import { APP_STATUS_ANY, encodeListAppsArgs, readListApps, type AppInfo } from '../protocol/listApps.js';
+import { encodeQueryConfigArgs } from '../protocol/request.js';
+import { clusterCall, type ClusterCallDeps } from '../streams/clusterCall.js';
+import { createLeaderBook } from '../streams/leaderBook.js';
+import type { ClusterOutcome, MetaRequest } from '../streams/upstreamTypes.js';
+
+export interface ClusterRef {
+  name: string;
+  metas: string[];
+}
+
+/** A cluster's answer, or why there is none (unreachable, a malformed reply, an error in the body). */
+export type Asked<T> = { ok: true; value: T; meta: string } | { ok: false; reason: string };
+
+export interface ClusterAsker {
+  /** Every table the cluster's leader lists (list-apps with status 0 = any). */
+  listApps(cluster: ClusterRef): Promise<Asked<AppInfo[]>>;
+  /** The body error the leader answers to a query-config of `table` (`ERR_OK`, `ERR_OBJECT_NOT_FOUND`, ...). */
+  queryConfig(cluster: ClusterRef, table: string): Promise<Asked<string>>;
+  close(): void;
+}
+
+/** The part of the configuration used: the upstream timings. */
+export type AskerConfig = Pick<Config, 'upstream'>;
+
+export function createClusterAsker(config: AskerConfig): ClusterAsker {
+  const upstream = config.upstream;
+  const pool = createUpstreamPool({ connectTimeoutMs: upstream.connectTimeoutMs, maxPendingCalls: upstream.maxPendingCalls });
+  const deps: ClusterCallDeps = {
+    caller: pool.call,
+    leaders: createLeaderBook(),
+    backupDelayMs: upstream.backupRequestDelayMs,
+    retryDelayMs: upstream.retryDelayMs,
+  };
+  const deadlineMs = upstream.defaultTimeoutMs;
+
+  const ask = (cluster: ClusterRef, request: Omit<MetaRequest, 'timeoutMs'>): Promise<ClusterOutcome> =>
+    firstValueFrom(clusterCall(deps, cluster, { ...request, timeoutMs: deadlineMs }, deadlineMs));
+
+  const failed = (cluster: ClusterRef, outcome: Extract<ClusterOutcome, { kind: 'failed' }>): Asked<never> => ({
+    ok: false,
+    reason: `cluster ${cluster.name} (${cluster.metas.join(',')}) did not answer: ${outcome.error}, ${outcome.reason}`,
+  });
+
+  return {
+    async listApps(cluster) {
+      const outcome = await ask(cluster, { name: RPC_LIST_APPS, args: encodeListAppsArgs(APP_STATUS_ANY) });
+      if (outcome.kind === 'failed') return failed(cluster, outcome);
+      const { meta, reply, frame } = outcome.answer;
+      if (reply.headerError !== 'ERR_OK') return { ok: false, reason: `cluster ${cluster.name}: ${meta} answered list-apps with ${reply.headerError}` };
+      try {
+        const listed = readListApps(frame, reply);
+        if (listed.error !== 'ERR_OK') return { ok: false, reason: `cluster ${cluster.name}: ${meta} answered list-apps with ${listed.error}` };
+        return { ok: true, value: listed.apps, meta };
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        return { ok: false, reason: `cluster ${cluster.name}: ${meta} sent an unreadable list-apps reply (${err.message})` };
+      }
+    },
+    async queryConfig(cluster, table) {
+      // Partition 0 only: the answer's error is what matters, not the configuration.
+      const outcome = await ask(cluster, { name: RPC_QUERY_CONFIG, args: encodeQueryConfigArgs(table, [0]) });
+      if (outcome.kind === 'failed') return failed(cluster, outcome);
+      const { meta, reply } = outcome.answer;
+      if (reply.headerError !== 'ERR_OK') return { ok: false, reason: `cluster ${cluster.name}: ${meta} answered query-config with ${reply.headerError}` };
+      return { ok: true, value: reply.bodyError ?? 'ERR_UNKNOWN', meta };
+    },
+    close() {
+      pool.close();
+    },
+  };
+}

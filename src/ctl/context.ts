@@ -1,0 +1,20 @@
+import type { CommandName } from './args.js';
+import type { ClusterAsker } from './clusters.js';
+import type { RouteStore } from './routeStore.js';
+
+/** What a command works with; built by `runCtl`. */
+export interface CommandContext {
+  store: RouteStore;
+  /** Opened on first use: only import and check talk to clusters. */
+  clusters(): ClusterAsker;
+  /** The command's output (stdout). */
+  out(text: string): void;
+  /** Warnings and notes beside the output (stderr). */
+  note(text: string): void;
+  /** Runs after the routes are read and before the write is sent: the window a concurrent edit races in. */
+  beforeCommit(command: CommandName, tables: readonly string[]): Promise<void>;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
