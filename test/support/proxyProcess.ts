@@ -13,6 +13,8 @@ export interface ProxyProcess {
   readonly child: ChildProcess;
   /** Every JSON log line the proxy wrote to stdout so far. */
   readonly logs: Array<Record<string, unknown>>;
+  /** Everything the proxy wrote to stderr so far. */
+  stderr(): string;
   readonly configFile: string;
   readonly exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -53,6 +55,7 @@ export async function startProxyProcess(config: Record<string, unknown>, options
     port,
     child,
     logs,
+    stderr: () => stderr,
     configFile,
     exited,
     async stop(signal = 'SIGTERM') {
