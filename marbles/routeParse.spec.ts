@@ -37,11 +37,11 @@ describe('parseRoute', () => {
     ['no meta_addrs', '{"cluster_name":"c"}', /meta_addrs is missing/],
     ['meta_addrs of numbers', '{"cluster_name":"c","meta_addrs":[1]}', /meta_addrs is missing/],
     ['no address at all', '{"cluster_name":"c","meta_addrs":" , "}', /lists no address/],
-    ['an address without port', '{"cluster_name":"c","meta_addrs":"10.0.0.1"}', /not host:port/],
-    ['port 0', '{"cluster_name":"c","meta_addrs":"10.0.0.1:0"}', /port from 1 to 65535/],
-    ['port 70000', '{"cluster_name":"c","meta_addrs":"h:70000"}', /port from 1 to 65535/],
-    ['a bad IPv4', '{"cluster_name":"c","meta_addrs":"10.0.0.300:1"}', /invalid host/],
-    ['a host with a space', '{"cluster_name":"c","meta_addrs":"my host:1"}', /invalid host/],
+    ['an address without port', '{"cluster_name":"c","meta_addrs":"10.0.0.1"}', /no ":port"/],
+    ['port 0', '{"cluster_name":"c","meta_addrs":"10.0.0.1:0"}', /outside 1-65535/],
+    ['port 70000', '{"cluster_name":"c","meta_addrs":"h:70000"}', /outside 1-65535/],
+    ['a bad IPv4', '{"cluster_name":"c","meta_addrs":"10.0.0.300:1"}', /neither an IPv4 address nor a host name/],
+    ['a host with a space', '{"cluster_name":"c","meta_addrs":"my host:1"}', /neither an IPv4 address nor a host name/],
   ])('says why a node holding %s is invalid', (_what, data, reason) => {
     const state = parseRoute('t', data, 0);
     expect(state.kind).toBe('invalid');
@@ -56,7 +56,7 @@ describe('parseRoute', () => {
     expect(tableNameProblem('..')).toMatch(/not a node name/);
     expect(tableNameProblem('a\u0000b')).toMatch(/control/);
     expect(metaAddressProblem('localhost:34601')).toBeUndefined();
-    expect(metaAddressProblem(':34601')).toMatch(/not host:port/);
+    expect(metaAddressProblem(':34601')).toMatch(/host is missing/);
   });
 });
 

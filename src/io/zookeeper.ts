@@ -10,6 +10,7 @@ import ZooKeeper from 'zookeeper';
 import { BehaviorSubject, Observable, filter, firstValueFrom, take, timeout } from 'rxjs';
 import type { BaseLogger } from 'pino';
 import { ZooKeeperError } from '../errors.js';
+import { parseHostPort } from '../protocol/hostPort.js';
 import type { ZkNodeEvent, ZkSessionState, ZkWatchSource } from '../streams/zkTypes.js';
 
 export type ZkLogger = Pick<BaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -104,18 +105,15 @@ export function zkCodeName(rc: number): string {
   return `${rcNames.get(rc) ?? 'ZUNKNOWN'} (${rc})`;
 }
 
-const ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[^\s:,/[\]]+):(\d{1,5})$/;
-
 function validate(options: ZooKeeperDriverOptions): void {
   const { address, timeoutMs, auth } = options;
   if (!Array.isArray(address) || address.length === 0) {
     throw new ZooKeeperError('The ZooKeeper address list is empty: give at least one host:port.');
   }
   for (const entry of address) {
-    const m = typeof entry === 'string' ? ADDRESS.exec(entry.trim()) : null;
-    const port = m ? Number(m[2]) : 0;
-    if (!m || port < 1 || port > 65535) {
-      throw new ZooKeeperError(`The ZooKeeper address ${JSON.stringify(entry)} is not host:port with a port from 1 to 65535.`);
+    const parsed = typeof entry === 'string' ? parseHostPort(entry, { minPort: 1 }) : { error: 'not a string' };
+    if ('error' in parsed) {
+      throw new ZooKeeperError(`The ZooKeeper address ${JSON.stringify(entry)} is not host:port with a port from 1 to 65535: ${parsed.error}.`);
     }
   }
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {

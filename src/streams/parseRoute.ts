@@ -1,4 +1,5 @@
 import type { RouteState } from './routeTypes.js';
+import { parseHostPort } from '../protocol/hostPort.js';
 
 /**
  * Why a table name cannot name a route node, or undefined when it can.
@@ -16,23 +17,10 @@ export function tableNameProblem(table: string): string | undefined {
   return undefined;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
-const IPV6 = /^\[[0-9A-Fa-f:.]+\]$/;
-
 /** Why `entry` is not a usable `host:port` MetaServer address, or undefined. */
 export function metaAddressProblem(entry: string): string | undefined {
-  const colon = entry.lastIndexOf(':');
-  if (colon <= 0) return `${JSON.stringify(entry)} is not host:port`;
-  const host = entry.slice(0, colon);
-  const port = entry.slice(colon + 1);
-  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-    return `${JSON.stringify(entry)} has no port from 1 to 65535`;
-  }
-  // An all-digits-and-dots host is meant as IPv4, so it must be a valid one.
-  const looksNumeric = /^[\d.]+$/.test(host);
-  const ok = looksNumeric ? IPV4.test(host) : HOST_NAME.test(host) || IPV6.test(host);
-  return ok ? undefined : `${JSON.stringify(entry)} has an invalid host`;
+  const parsed = parseHostPort(entry, { minPort: 1 });
+  return 'error' in parsed ? `${JSON.stringify(entry)} is not a MetaServer address: ${parsed.error}` : undefined;
 }
 
 /**

@@ -25,8 +25,8 @@ describe('parseCtlArgs', () => {
       route: { cluster: 'c1', metas: ['a.example:1', '10.0.0.1:2'] },
       force: false,
     });
-    expect(usage(['set', 't', '--cluster', 'c', '--meta', '300.0.0.1:1'])).toContain('invalid host');
-    expect(usage(['set', 't', '--cluster', 'c', '--meta', 'h:0'])).toContain('no port from 1 to 65535');
+    expect(usage(['set', 't', '--cluster', 'c', '--meta', '300.0.0.1:1'])).toContain('neither an IPv4 address nor a host name');
+    expect(usage(['set', 't', '--cluster', 'c', '--meta', 'h:0'])).toContain('outside 1-65535');
     expect(usage(['set', 't', '--cluster', 'c', '--meta', ' , '])).toContain('at least one');
     expect(usage(['set', 't', '--cluster', '', '--meta', 'h:1'])).toContain('non-empty cluster name');
     expect(usage(['set', '..', '--cluster', 'c', '--meta', 'h:1'])).toContain('not a node name');

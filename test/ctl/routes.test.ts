@@ -111,7 +111,7 @@ describe('meta-proxy-ctl list / get / set / delete on ZooKeeper', () => {
   it('exit 2 for a bad command line or configuration, 1 when ZooKeeper cannot be reached', async () => {
     const badMeta = await ctl(['--config', config, 'set', 't', '--cluster', 'c', '--meta', '10.0.0.1']);
     expect(badMeta.code).toBe(2);
-    expect(badMeta.stderr).toContain('"10.0.0.1" is not host:port');
+    expect(badMeta.stderr).toContain('"10.0.0.1" is not a MetaServer address: there is no ":port"');
     expect(badMeta.stderr).toContain('Usage: meta-proxy-ctl set');
     expect((await ctl(['--config', config, 'set', 't', '--cluster', ' ', '--meta', '10.0.0.1:1'])).code).toBe(2);
     expect((await ctl(['--config', config, 'set', 'a/b', '--cluster', 'c', '--meta', '10.0.0.1:1'])).code).toBe(2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatHostPort, parseHostPort } from '../../src/config/hostPort.js';
+import { formatHostPort, parseHostPort } from '../../src/protocol/hostPort.js';
 import { closestKey, editDistance } from '../../src/config/suggest.js';
 
 describe('parseHostPort', () => {
