@@ -7,6 +7,9 @@ import type { Config } from './config/types.js';
 import { ConfigError, UsageError } from './errors.js';
 import { createLogger, type LoggerHandle } from './io/logger.js';
 import type { RunningProxy } from './main.js';
+import { runPrimary, workerConfig, workerLogFile, type WorkerProcess } from './cliWorkers.js';
+
+export type { WorkerProcess } from './cliWorkers.js';
 
 /** The part of a running proxy the command uses. */
 export type ServingProxy = Pick<RunningProxy, 'address' | 'adminAddress' | 'dispose'>;
@@ -26,6 +29,17 @@ export interface CliEnv {
   exitNow(code: number): void;
   /** Extra time beyond `server.drain_timeout_ms` that `dispose()` gets before shutdown is declared failed. */
   disposeGraceMs?: number;
+  /**
+   * Starts a worker process running this same command. Present in a process
+   * that may become the primary of `server.workers` > 1; absent in a worker.
+   */
+  forkWorker?(slot: number): WorkerProcess;
+  /** Set in a worker: its slot, 1..workers (log lines, log file name and admin port carry it). */
+  workerId?: number;
+  /** In a worker: tells the primary it is serving. */
+  workerReady?(): void;
+  /** CPU cores, for `server.workers: 0` / `auto`. Default 1. */
+  cores?: number;
 }
 
 const EXIT_OK = 0;
@@ -68,14 +82,35 @@ export async function runCli(env: CliEnv): Promise<number> {
     return EXIT_OK;
   }
 
+  const workerId = env.workerId;
+  const logFile = command.logFile === undefined || workerId === undefined ? command.logFile : workerLogFile(command.logFile, workerId);
   let handle: LoggerHandle;
   try {
-    handle = createLogger({ ...(command.logFile !== undefined && { file: command.logFile }), ...config.log });
+    handle = createLogger({ ...(logFile !== undefined && { file: logFile }), ...config.log });
   } catch (error) {
     env.stderr(`meta-proxy: ${(error as Error).message}\n`);
     return EXIT_FATAL;
   }
-  return serve(env, config, handle, command.logFile);
+  if (workerId !== undefined) handle = { logger: handle.logger.child({ worker: workerId }), close: handle.close };
+  const workers = config.server.workers === 0 ? Math.max(1, env.cores ?? 1) : config.server.workers;
+  if (workers > 1 && env.forkWorker !== undefined) return servePrimary(env, config, handle, workers, logFile);
+  return serve(env, workerId === undefined ? config : workerConfig(config, workerId), handle, logFile);
+}
+
+async function servePrimary(env: CliEnv, config: Config, handle: LoggerHandle, workers: number, logFile: string | undefined): Promise<number> {
+  const { logger } = handle;
+  // The workers see the primary's IPC channel close and drain on their own.
+  const offFatal = env.onFatal((error) => {
+    logger.fatal({ err: error }, 'uncaught exception in the primary; exiting');
+    env.stderr(`meta-proxy: fatal: ${describe(error)}\n`);
+    env.exitNow(EXIT_FATAL);
+  });
+  logger.info({ version: env.version, logFile, workers, config: redactConfig(config) }, 'starting meta-proxy');
+  const code = await runPrimary({ ...env, forkWorker: env.forkWorker! }, config, logger, workers);
+  offFatal();
+  logger.info({ code }, code === EXIT_OK ? 'stopped' : 'stopped with errors');
+  await handle.close();
+  return code;
 }
 
 async function serve(env: CliEnv, config: Config, handle: LoggerHandle, logFile: string | undefined): Promise<number> {
@@ -124,6 +159,7 @@ async function serve(env: CliEnv, config: Config, handle: LoggerHandle, logFile:
     return finish(error instanceof ConfigError ? EXIT_USAGE : EXIT_FATAL);
   }
   logger.info({ address: proxy.address, adminAddress: proxy.adminAddress ?? null }, 'listening');
+  env.workerReady?.();
 
   const signal = await stopRequested;
   logger.info({ signal, drainTimeoutMs: config.server.drainTimeoutMs }, 'shutting down');

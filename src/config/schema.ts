@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Config } from './types.js';
-import { formatHostPort, parseHostPort, type HostPort, type HostPortRules } from './hostPort.js';
+import { formatHostPort, parseHostPort, type HostPort, type HostPortRules } from '../protocol/hostPort.js';
 import { closestKey } from './suggest.js';
 
 /** What the schema needs from outside the YAML text, passed in so parsing stays pure. */
@@ -27,6 +27,7 @@ export const DEFAULTS = {
     // Long on purpose: the Go client redials at most once per 60 s, so an eager close costs it a minute.
     partialFrameTimeoutMs: 120_000,
     drainTimeoutMs: 10_000,
+    workers: 1,
   },
   admin: { listen: ':9091' },
   upstream: {
@@ -246,6 +247,13 @@ export function createConfigSchema(context: SchemaContext) {
       max_in_flight_per_connection: integer('a positive integer', 1).default(DEFAULTS.server.maxInFlightPerConnection),
       partial_frame_timeout_ms: milliseconds(0).default(DEFAULTS.server.partialFrameTimeoutMs),
       drain_timeout_ms: milliseconds(0).default(DEFAULTS.server.drainTimeoutMs),
+      // "auto" and 0 both mean one per CPU core; kept as 0 so the count is taken where the proxy runs.
+      workers: z
+        .preprocess(
+          (value) => (value === 'auto' ? 0 : value),
+          integer('a non-negative integer or "auto" (processes; 0 and "auto" = one per CPU core)', 0, 1024),
+        )
+        .default(DEFAULTS.server.workers),
     }),
     admin: section({
       listen: z
@@ -322,6 +330,7 @@ export function createConfigSchema(context: SchemaContext) {
           maxInFlightPerConnection: raw.server.max_in_flight_per_connection,
           partialFrameTimeoutMs: raw.server.partial_frame_timeout_ms,
           drainTimeoutMs: raw.server.drain_timeout_ms,
+          workers: raw.server.workers,
         },
         admin: { listen: raw.admin.listen },
         upstream: {

@@ -34,6 +34,11 @@ export interface Config {
     /** Close a connection that holds a partial frame for this long; 0 = never. */
     partialFrameTimeoutMs: number;
     drainTimeoutMs: number;
+    /**
+     * Processes serving the listen port (node:cluster), each a whole proxy with
+     * its own route cache and ZooKeeper session; 0 = one per CPU core.
+     */
+    workers: number;
   };
   admin: {
     /** `null` disables the admin HTTP server. */

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { config as rxjsConfig } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, type CliEnv, type ServingProxy } from '../../src/cliRun.js';
+import { runCli, type CliEnv, type ServingProxy, type WorkerProcess } from '../../src/cliRun.js';
 import { ConfigError } from '../../src/errors.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -161,5 +161,158 @@ describe('runCli', () => {
     expect(await runCli(bad.env)).toBe(2);
     expect(bad.err.join('')).toContain('zookeeper.timeout: expected a positive integer (milliseconds), got "abc"');
     expect(runs).toBe(0);
+  });
+});
+
+/** A worker stand-in: the test says when it is ready and when it exits. */
+class FakeWorker extends EventEmitter implements WorkerProcess {
+  shutdowns = 0;
+  kills = 0;
+  constructor(readonly id: number, readonly pid = 1000 + id) {
+    super();
+  }
+  onReady(handler: () => void) {
+    this.on('ready', handler);
+  }
+  onExit(handler: (code: number | null, signal: string | null) => void) {
+    this.once('exit', handler);
+  }
+  shutdown() {
+    this.shutdowns++;
+  }
+  kill() {
+    this.kills++;
+    this.emit('exit', null, 'SIGKILL');
+  }
+}
+
+describe('runCli with server.workers', () => {
+  /** A registry-only config asking for `workers` processes, beside the fixture's routes file. */
+  function workersConfig(workers: number | string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'meta-proxy-workers-'));
+    dirs.push(dir);
+    const file = join(dir, 'proxy.yaml');
+    writeFileSync(
+      file,
+      `registry: { file: ${join(root, 'test/fixtures/config/routes.yaml')} }\nserver: { listen: 127.0.0.1:0, drain_timeout_ms: 100, workers: ${workers} }\nadmin: { listen: "" }\nmetric: { type: none }\n`,
+    );
+    return file;
+  }
+
+  function primary(workers: number | string, cores = 4) {
+    const forked: FakeWorker[] = [];
+    const h = harness([workersConfig(workers), '$LOG'], async () => {
+      throw new Error('the primary never runs the proxy itself');
+    });
+    h.env.cores = cores;
+    h.env.forkWorker = (slot) => {
+      const worker = new FakeWorker(slot);
+      forked.push(worker);
+      return worker;
+    };
+    return { h, forked };
+  }
+
+  it('forks the configured workers, and on SIGTERM drains every one of them before exiting 0', async () => {
+    const { h, forked } = primary(3);
+    const exit = runCli(h.env);
+    await until(() => forked.length === 3);
+    for (const worker of forked) worker.emit('ready');
+    h.events.emit('signal', 'SIGTERM');
+    expect(forked.map((w) => w.shutdowns)).toEqual([1, 1, 1]);
+    forked[0]!.emit('exit', 0, null);
+    forked[1]!.emit('exit', 0, null);
+    let settled = false;
+    void exit.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 20));
+    // One worker is still draining: the primary waits for it.
+    expect(settled).toBe(false);
+    forked[2]!.emit('exit', 0, null);
+    expect(await exit).toBe(0);
+    const messages = h.logs().map((entry) => entry.msg);
+    expect(messages).toEqual(['starting meta-proxy', 'starting workers', 'every worker is listening', 'shutting down: every worker drains', 'stopped']);
+  });
+
+  it('"auto" forks one worker per core', async () => {
+    const { h, forked } = primary('auto', 2);
+    const exit = runCli(h.env);
+    await until(() => forked.length === 2);
+    h.events.emit('signal', 'SIGINT');
+    for (const worker of forked) worker.emit('exit', 0, null);
+    expect(await exit).toBe(0);
+  });
+
+  it('replaces a worker that dies while serving', async () => {
+    const { h, forked } = primary(2);
+    h.env.disposeGraceMs = 50;
+    const exit = runCli(h.env);
+    await until(() => forked.length === 2);
+    for (const worker of forked) worker.emit('ready');
+    forked[0]!.emit('exit', null, 'SIGSEGV');
+    await until(() => forked.length === 3);
+    // The replacement takes the dead worker's slot (its log file, its admin port).
+    expect(forked.map((w) => w.id)).toEqual([1, 2, 1]);
+    h.events.emit('signal', 'SIGTERM');
+    expect(forked[0]!.shutdowns).toBe(0);
+    expect([forked[1]!.shutdowns, forked[2]!.shutdowns]).toEqual([1, 1]);
+    forked[1]!.emit('exit', 0, null);
+    forked[2]!.emit('exit', 0, null);
+    expect(await exit).toBe(0);
+  });
+
+  it('stops the others and exits with the code of a worker that failed to start', async () => {
+    const { h, forked } = primary(2);
+    const exit = runCli(h.env);
+    await until(() => forked.length === 2);
+    forked[1]!.emit('ready');
+    forked[0]!.emit('exit', 2, null);
+    expect(forked[1]!.shutdowns).toBe(1);
+    forked[1]!.emit('exit', 0, null);
+    expect(await exit).toBe(2);
+  });
+
+  it('kills workers that outlive drain time + grace, and exits 1', async () => {
+    const { h, forked } = primary(2);
+    const exit = runCli(h.env);
+    await until(() => forked.length === 2);
+    h.events.emit('signal', 'SIGTERM');
+    // drain_timeout_ms 100 + disposeGraceMs 50
+    expect(await exit).toBe(1);
+    expect(forked.map((w) => w.kills)).toEqual([1, 1]);
+  });
+
+  it('a worker serves admin on the configured port plus its slot minus one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meta-proxy-workers-'));
+    dirs.push(dir);
+    const file = join(dir, 'proxy.yaml');
+    writeFileSync(
+      file,
+      `registry: { file: ${join(root, 'test/fixtures/config/routes.yaml')} }\nserver: { listen: 127.0.0.1:0, drain_timeout_ms: 100, workers: 4 }\nadmin: { listen: 127.0.0.1:19091 }\nmetric: { type: none }\n`,
+    );
+    let admin: unknown;
+    const h = harness([file, '$LOG'], async (config) => {
+      admin = config.admin.listen;
+      return fakeProxy(async () => undefined);
+    });
+    h.env.workerId = 3;
+    const exit = runCli(h.env);
+    await until(() => admin !== undefined);
+    h.events.emit('signal', 'SIGTERM');
+    expect(await exit).toBe(0);
+    expect(admin).toEqual({ host: '127.0.0.1', port: 19093 });
+  });
+
+  it('a worker logs to its own file', async () => {
+    const h = harness([fixture, '$LOG'], async () => fakeProxy(async () => undefined));
+    h.env.workerId = 7;
+    let readyCalls = 0;
+    h.env.workerReady = () => void readyCalls++;
+    const exit = runCli(h.env);
+    await until(() => readyCalls === 1);
+    h.events.emit('signal', 'SIGTERM');
+    expect(await exit).toBe(0);
+    const file = h.env.argv[1]!.replace(/\.log$/, '-w7.1.log');
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ worker: 7, msg: 'starting meta-proxy' });
   });
 });

@@ -50,6 +50,7 @@ describe('loadConfig', () => {
         maxInFlightPerConnection: 256,
         partialFrameTimeoutMs: 120000,
         drainTimeoutMs: 10000,
+        workers: 1,
       },
       admin: { listen: { host: '0.0.0.0', port: 9091 } },
       upstream: {
@@ -96,6 +97,7 @@ describe('loadConfig', () => {
       maxInFlightPerConnection: 8,
       partialFrameTimeoutMs: 0,
       drainTimeoutMs: 500,
+      workers: 4,
     });
     expect(config.admin.listen).toEqual({ host: '0.0.0.0', port: 9092 });
     expect(config.upstream).toEqual({
@@ -203,6 +205,8 @@ describe('parseConfig problems', () => {
     [`${zk}server: { max_frame_bytes: 10 }`, 'server.max_frame_bytes: expected an integer from 64 to 1073741824 (bytes), got 10'],
     [`${zk}server: { partial_frame_timeout_ms: -1 }`, 'server.partial_frame_timeout_ms: expected a non-negative integer (milliseconds, 0 = never), got -1'],
     [`${zk}server: 5`, 'server: expected a mapping of keys, got 5'],
+    [`${zk}server: { workers: many }`, 'server.workers: expected a non-negative integer or "auto" (processes; 0 and "auto" = one per CPU core), got "many"'],
+    [`${zk}server: { workers: -1 }`, 'server.workers: expected a non-negative integer or "auto" (processes; 0 and "auto" = one per CPU core), got -1'],
     [`${zk}upstream: { default_timeout_ms: 9000, max_timeout_ms: 5000 }`, 'upstream.default_timeout_ms: expected at most upstream.max_timeout_ms (5000), got 9000'],
     [`${zk}upstream: { drop_host_port_fields: "yes" }`, 'upstream.drop_host_port_fields: expected true or false, got "yes"'],
     [`${zk}upstream: { clusters: { "c.1": { drop_hostport_fields: true } } }`, 'upstream.clusters["c.1"].drop_hostport_fields: unknown key (did you mean "drop_host_port_fields"?)'],
@@ -260,7 +264,7 @@ describe('summarizeConfig', () => {
   it('flags a registry file that zookeeper overrides', () => {
     expect(summarizeConfig(loadConfig(join(fixtures, 'full.yaml')))).toBe(
       'routes from zookeeper 10.0.0.1:2181,zk-2.example.com:2182,[::1]:2183 under /pegasus/routes (registry.file ignored); ' +
-        'listen 127.0.0.1:35601; admin 0.0.0.0:9092; metrics falcon (+1 custom); log level debug',
+        'listen 127.0.0.1:35601 (4 workers); admin 0.0.0.0:9092; metrics falcon (+1 custom); log level debug',
     );
   });
 
@@ -268,5 +272,14 @@ describe('summarizeConfig', () => {
     expect(summarizeConfig(loadConfig(join(root, 'meta-proxy.yaml')))).toBe(
       'routes from zookeeper 127.0.0.1:2181 under /pegasus-cluster; listen 0.0.0.0:34601; admin 0.0.0.0:9091; metrics prometheus; log level info',
     );
+  });
+});
+
+describe('server.workers', () => {
+  it('defaults to 1 and reads "auto" as 0 (one per CPU core)', () => {
+    expect(parseConfig(zk, '/x/c.yaml').server.workers).toBe(1);
+    expect(parseConfig(`${zk}server: { workers: auto }`, '/x/c.yaml').server.workers).toBe(0);
+    expect(parseConfig(`${zk}server: { workers: 0 }`, '/x/c.yaml').server.workers).toBe(0);
+    expect(parseConfig(`${zk}server: { workers: 3 }`, '/x/c.yaml').server.workers).toBe(3);
   });
 });
