@@ -4,9 +4,13 @@
  *
  *   --name A --metas 3 --tables temp:8,other:4 [--leader 1] [--host-port] [--host H] [--ports p1,p2,p3]
  *
+ * `--tables @FILE` reads the same list from FILE (commas or newlines), for
+ * table counts a command line cannot hold (the benchmark routes 100k tables).
+ *
  * Prints `{"name","metas":[...]}` once listening, then executes one JSON command
  * per stdin line and answers each with one JSON line.
  */
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { startSimCluster, type SimClusterOptions, type SimMode } from './cluster.js';
@@ -25,9 +29,17 @@ function int(flag: string, v: string | undefined): number {
 /** `temp:8,other:4` → tables with app ids 1, 2, ... in the order given. */
 function parseTables(v: string | undefined): Record<string, SimTable> {
   if (v === undefined) throw new SimUsageError('--tables needs a value like temp:8,other:4');
+  let list = v;
+  if (v.startsWith('@')) {
+    try {
+      list = readFileSync(v.slice(1), 'utf8');
+    } catch (err) {
+      throw new SimUsageError(`--tables ${v}: cannot read the file: ${(err as Error).message}`);
+    }
+  }
   const tables: Record<string, SimTable> = {};
   let appId = 1;
-  for (const part of v.split(',').filter(Boolean)) {
+  for (const part of list.split(/[,\s]+/).filter(Boolean)) {
     const [table, count] = part.split(':');
     const partitionCount = Number(count);
     if (!table || !Number.isInteger(partitionCount) || partitionCount <= 0) {
