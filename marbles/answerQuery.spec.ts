@@ -127,6 +127,26 @@ describe('answerQuery', () => {
     }
   });
 
+  it('answers ERR_ZOOKEEPER_OPERATION at the client\'s deadline while no route state has come', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    scheduler.run(({ hot, expectObservable }) => {
+      // ZooKeeper has said nothing about the table yet (slow, or unreachable with a long session timeout).
+      const route$ = hot<RouteState>('-');
+      const deps = setup(scheduler, route$, {});
+      expectObservable(answerQuery(deps, query).pipe(map(describeReply))).toBe('950ms (r|)', { r: 'ERR_ZOOKEEPER_OPERATION#7' });
+    });
+  });
+
+  it('a route that comes within the budget is not cut short by that deadline', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    scheduler.run(({ hot, cold, expectObservable }) => {
+      const route$ = hot('  500ms a', { a: A });
+      const callA = cold('         700ms x|', { x: answer('A') });
+      const deps = setup(scheduler, route$, { A: callA });
+      expectObservable(answerQuery(deps, query).pipe(map(describeReply))).toBe('1200ms (r|)', { r: 'A#7' });
+    });
+  });
+
   it('turns a failed cluster call into its error, and a header error into a body error', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
     scheduler.run(({ hot, cold, expectObservable }) => {
@@ -213,6 +233,30 @@ describe('coalescing', () => {
       const deps = setup(scheduler, route$, { A: callA });
       expectObservable(answerQuery(deps, { ...query, clientTimeoutMs: 100 }).pipe(map(describeReply))).toBe('------(r|)', { r: 'A#7' });
       expectObservable(answerQuery(deps, { ...query, seqid: 8, clientTimeoutMs: 3 }).pipe(map(describeReply))).toBe('---(r|)', { r: 'ERR_TIMEOUT#8' });
+    });
+  });
+});
+
+describe('coalescing with different budgets', () => {
+  it('a caller with more budget than the call it joined re-issues it when that call times out', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const timedOut: ClusterOutcome = { kind: 'failed', error: 'ERR_TIMEOUT', reason: 'deadline' };
+      const first = cold<ClusterOutcome>('---t|', { t: timedOut });
+      const second = cold<ClusterOutcome>('   --a|', { a: answer('A') });
+      const calls = [first, second];
+      const coalescer = createCoalescer({ callCluster: () => calls.shift()!, dropHostPortFields: () => false, scheduler });
+      const describeOutcome = (o: ClusterOutcome) => (o.kind === 'answer' ? 'answer' : o.error);
+      expectObservable(coalescer.call(A, 'k', { name: 'q', args: Buffer.alloc(0), timeoutMs: 3 }, 3).pipe(map(describeOutcome))).toBe(
+        '---(t|)',
+        { t: 'ERR_TIMEOUT' },
+      );
+      expectObservable(coalescer.call(A, 'k', { name: 'q', args: Buffer.alloc(0), timeoutMs: 50 }, 50).pipe(map(describeOutcome))).toBe(
+        '-----(a|)',
+        { a: 'answer' },
+      );
+      expectSubscriptions(first.subscriptions).toBe('^--!');
+      expectSubscriptions(second.subscriptions).toBe('---^-!');
     });
   });
 });

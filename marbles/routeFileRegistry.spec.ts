@@ -118,4 +118,18 @@ describe('fileRegistry', () => {
       expect(registry.tables()).toEqual([]);
     });
   });
+
+  it('an evicted table still observed by a request in flight keeps following edits', () => {
+    const scheduler = setup();
+    scheduler.run(({ cold, expectObservable }) => {
+      const file$ = cold('a---c', { a: V1, c: V2 });
+      const { registry } = registryOf(scheduler, file$, 1);
+      const held = registry.route('t1');
+      expectObservable(held).toBe('a---c', { a: route('t1', 'c1', 1), c: route('t1', 'c3', 2) });
+      // Evicts t1 while its observer stays subscribed.
+      cold('--x').subscribe(() => registry.route('t2'));
+      scheduler.flush();
+      expect(registry.tables().map((t) => t.table)).toEqual(['t2']);
+    });
+  });
 });

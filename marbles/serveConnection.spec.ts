@@ -125,6 +125,21 @@ describe('serveConnection', () => {
     });
   });
 
+  it('stops reading while the client does not drain its replies, listening for drain only while blocked', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    scheduler.run(({ hot, cold, flush, expectSubscriptions }) => {
+      const chunks$ = hot<Buffer>('-a------', { a: queryFrame('t', 1) });
+      const call$ = cold<ClusterOutcome>('-x|', { x: answer() });
+      const drain$ = hot<void>('     -----d--');
+      //                             ^-! subscribed from the full write (frame 2) to the drain (frame 5)
+      const connection = { ...fakeConnection(chunks$, NEVER), drain$, write: () => false };
+      serveConnection(connection, options(scheduler, call$));
+      expectSubscriptions(drain$.subscriptions).toBe('--^--!');
+      flush();
+      expect(connection.events).toEqual(['pause', 'resume']);
+    });
+  });
+
   it('closes a connection that holds a partial frame longer than the partial-frame timeout', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
     scheduler.run(({ hot, cold, flush }) => {

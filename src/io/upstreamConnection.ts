@@ -44,6 +44,8 @@ interface Link {
   error: Error | undefined;
   rest: Buffer | undefined;
   connectTimer: NodeJS.Timeout | undefined;
+  /** Writes are being held until the end of this turn of the event loop. */
+  corked: boolean;
 }
 
 /** `host:port` or `[v6]:port`; undefined when it is neither. */
@@ -97,7 +99,7 @@ export class UpstreamConnection {
     const frame = encodeMetaRequest(request.name, seqid, request.args, request.timeoutMs);
     this.pending.set(seqid, subscriber);
     if (this.state === 'open' && this.link) {
-      this.link.socket.write(frame);
+      this.send(this.link, frame);
     } else {
       this.queued.set(seqid, frame);
       if (this.state !== 'connecting') this.connect();
@@ -106,6 +108,23 @@ export class UpstreamConnection {
       this.pending.delete(seqid);
       this.queued.delete(seqid);
     };
+  }
+
+  /**
+   * Writes a request; every request made in the same turn of the event loop
+   * (one client chunk carries many) goes out in one writev, and the meta reads
+   * them as one chunk. A syscall per request dominated the profile.
+   */
+  private send(link: Link, frame: Buffer): void {
+    if (!link.corked) {
+      link.corked = true;
+      link.socket.cork();
+      process.nextTick(() => {
+        link.corked = false;
+        link.socket.uncork();
+      });
+    }
+    link.socket.write(frame);
   }
 
   stats(): UpstreamMetaStats {
@@ -178,7 +197,7 @@ export class UpstreamConnection {
     this.state = 'connecting';
     const socket = net.connect({ host: target.host, port: target.port });
     socket.setNoDelay(true);
-    const link: Link = { socket, connected: false, failure: undefined, error: undefined, rest: undefined, connectTimer: undefined };
+    const link: Link = { socket, connected: false, failure: undefined, error: undefined, rest: undefined, connectTimer: undefined, corked: false };
     this.link = link;
     link.connectTimer = setTimeout(() => {
       link.failure = new UpstreamError(

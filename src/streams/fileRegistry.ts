@@ -11,24 +11,22 @@
  */
 import {
   NEVER,
-  ReplaySubject,
+  Observable,
   asyncScheduler,
   concat,
   distinctUntilChanged,
   map,
   of,
   scan,
-  share,
   shareReplay,
   startWith,
   tap,
-  type Observable,
   type SchedulerLike,
-  type Subscription,
+  type Subscriber,
 } from 'rxjs';
 import { load } from 'js-yaml';
 import { LRUCache } from 'lru-cache';
-import { distinctRouteStates } from '../operators/distinctRouteStates.js';
+import { sameRouteState } from '../operators/distinctRouteStates.js';
 import type { FileSnapshot, FileWatcher } from './fileWatchTypes.js';
 import { routeFromValue, tableNameProblem } from './parseRoute.js';
 import type { RegistryHooks, RouteInfo, RouteRegistry, RouteState } from './routeTypes.js';
@@ -90,11 +88,20 @@ export function nextLoaded(previous: Loaded, snapshot: FileSnapshot, file: strin
   return { routes: parsed.routes, generation: previous.generation + 1, problem: undefined };
 }
 
+/**
+ * One table's route stream. Its state is pushed by the registry on each load,
+ * so caching a table costs no subscription to the file stream: with many more
+ * tables queried than cached, every request is a miss, and a subscription per
+ * miss (and its removal on eviction) dominated the profile (BENCHMARKS.md).
+ */
 interface Entry {
+  table: string;
   route$: Observable<RouteState>;
-  keepAlive: Subscription | undefined;
+  observers: Set<Subscriber<RouteState>>;
   state: RouteState | undefined;
   changedAt: number;
+  /** In the LRU; an evicted entry still observed by requests in flight keeps following the file. */
+  cached: boolean;
 }
 
 const noop = (): void => undefined;
@@ -110,12 +117,35 @@ export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
   const logger = deps.logger ?? silent;
 
   let current: Loaded = { routes: undefined, generation: 0, problem: undefined };
+  /** Whether `current` is a load (before it, route streams wait). */
+  let loadedOnce = false;
   let disposed = false;
+  const evictedButObserved = new Set<Entry>();
+
+  const cache = new LRUCache<string, Entry>({
+    max: capacity,
+    dispose: (entry) => {
+      entry.cached = false;
+      if (entry.observers.size > 0) evictedButObserved.add(entry);
+    },
+  });
+
+  const update = (entry: Entry): void => {
+    const state = stateOf(entry.table, current);
+    if (entry.state !== undefined && sameRouteState(entry.state, state)) return;
+    entry.state = state;
+    entry.changedAt = now();
+    // A copy: an observer that gets its answer leaves during the loop.
+    for (const observer of [...entry.observers]) observer.next(state);
+  };
 
   const loads$ = watch(file).pipe(
     scan((previous: Loaded, snapshot: FileSnapshot) => nextLoaded(previous, snapshot, file), current),
     tap((loaded) => {
       current = loaded;
+      loadedOnce = true;
+      for (const entry of cache.values()) update(entry);
+      for (const entry of evictedButObserved) update(entry);
       if (loaded.problem !== undefined) {
         logger.warn({ file, reason: loaded.problem }, loaded.routes ? 'routes file edit rejected; keeping the last good routes' : 'routes file not loaded');
       } else {
@@ -141,27 +171,27 @@ export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
   // Reads the file now and keeps it watched for the registry's lifetime.
   const loading = loads$.subscribe();
 
-  const cache = new LRUCache<string, Entry>({
-    max: capacity,
-    dispose: (entry) => entry.keepAlive?.unsubscribe(),
-  });
-
   const miss = (table: string): Observable<RouteState> => {
     const problem = tableNameProblem(table);
     if (problem !== undefined) return constant({ kind: 'invalid', table, reason: problem });
     if (disposed) return constant({ kind: 'unavailable', table, reason: 'the route registry is closed' });
-    const entry: Entry = { route$: NEVER, keepAlive: undefined, state: undefined, changedAt: now() };
-    entry.route$ = loads$.pipe(
-      map((loaded) => stateOf(table, loaded)),
-      distinctRouteStates(),
-      tap((state) => {
-        entry.state = state;
-        entry.changedAt = now();
-      }),
-      share({ connector: () => new ReplaySubject<RouteState>(1), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
-    );
+    const entry: Entry = {
+      table,
+      route$: NEVER,
+      observers: new Set(),
+      state: loadedOnce ? stateOf(table, current) : undefined,
+      changedAt: now(),
+      cached: true,
+    };
+    entry.route$ = new Observable<RouteState>((subscriber) => {
+      entry.observers.add(subscriber);
+      if (entry.state !== undefined) subscriber.next(entry.state);
+      return () => {
+        entry.observers.delete(subscriber);
+        if (entry.observers.size === 0 && !entry.cached) evictedButObserved.delete(entry);
+      };
+    });
     cache.set(table, entry);
-    entry.keepAlive = entry.route$.subscribe();
     try {
       hooks.cacheSize?.(cache.size);
     } catch (err) {
@@ -187,6 +217,7 @@ export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
       if (disposed) return;
       disposed = true;
       cache.clear();
+      evictedButObserved.clear();
       loading.unsubscribe();
     },
   };

@@ -1,7 +1,5 @@
 import type { ClusterRef, LeaderBook } from './upstreamTypes.js';
 
-const keyOf = (cluster: ClusterRef): string => `${cluster.name}\u0000${cluster.metas.join(',')}`;
-
 /**
  * Remembers which meta last gave a final answer for each cluster, so the next
  * call starts there instead of walking the forward chain again. One per proxy,
@@ -9,10 +7,25 @@ const keyOf = (cluster: ClusterRef): string => `${cluster.name}\u0000${cluster.m
  */
 export function createLeaderBook(): LeaderBook & { entries(): Array<[ClusterRef, string]> } {
   const leaders = new Map<string, { cluster: ClusterRef; meta: string }>();
+  /**
+   * A route's meta list is one array for the route's lifetime, so its key is
+   * built once, not on each of the two look-ups every call makes.
+   */
+  const keys = new WeakMap<readonly string[], { name: string; key: string }>();
+  const keyOf = (cluster: ClusterRef): string => {
+    const cached = keys.get(cluster.metas);
+    if (cached !== undefined && cached.name === cluster.name) return cached.key;
+    const key = `${cluster.name}\u0000${cluster.metas.join(',')}`;
+    keys.set(cluster.metas, { name: cluster.name, key });
+    return key;
+  };
   return {
     get: (cluster) => leaders.get(keyOf(cluster))?.meta,
     set: (cluster, meta) => {
-      leaders.set(keyOf(cluster), { cluster: { name: cluster.name, metas: [...cluster.metas] }, meta });
+      const key = keyOf(cluster);
+      // Called on every answer: the leader rarely changes, so most calls allocate nothing.
+      if (leaders.get(key)?.meta === meta) return;
+      leaders.set(key, { cluster: { name: cluster.name, metas: [...cluster.metas] }, meta });
     },
     entries: () => [...leaders.values()].map(({ cluster, meta }): [ClusterRef, string] => [cluster, meta]),
   };

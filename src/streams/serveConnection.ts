@@ -138,6 +138,17 @@ export function serveConnection(connection: ClientConnection, options: ServeOpti
     if (draining && count === 0) for (const waiter of drainWaiters.splice(0)) waiter();
   };
 
+  let drainWait: Subscription | undefined;
+  const onDrained = (): void => {
+    if (drainWait !== undefined) {
+      subscription.remove(drainWait);
+      drainWait.unsubscribe();
+      drainWait = undefined;
+    }
+    writeBlocked = false;
+    updateFlow();
+  };
+
   hooks.connectionOpened?.(connection.peer);
   subscription.add(
     connection.chunks$
@@ -146,6 +157,9 @@ export function serveConnection(connection: ClientConnection, options: ServeOpti
         next: (reply) => {
           if (!connection.write(reply) && !writeBlocked) {
             writeBlocked = true;
+            // Listened to only while blocked: an idle connection holds no drain subscription.
+            drainWait = connection.drain$.subscribe(onDrained);
+            subscription.add(drainWait);
             updateFlow();
           }
         },
@@ -162,12 +176,6 @@ export function serveConnection(connection: ClientConnection, options: ServeOpti
           finish();
         },
       }),
-  );
-  subscription.add(
-    connection.drain$.subscribe(() => {
-      writeBlocked = false;
-      updateFlow();
-    }),
   );
   // A client gone mid-request cancels its upstream calls (their teardown).
   subscription.add(connection.closed$.subscribe(() => finish()));
