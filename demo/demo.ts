@@ -28,6 +28,7 @@ function writeRoutes(file: string, routes: Record<string, SimCluster>) {
 }
 
 function describe(reply: Reply): string {
+  if (reply.err !== 'ERR_OK') return `seqid ${reply.seqid}: ${reply.err} (in the reply body, header ${reply.headerError})`;
   const from = identifyCluster(reply.frame, ['A', 'B']);
   return `seqid ${reply.seqid}: ${reply.err}, app_id ${reply.appId}, ${reply.partitionCount} partitions, partition 0 primary ${reply.primary ?? '-'} → cluster ${from ?? '?'}`;
 }
@@ -97,7 +98,8 @@ async function main() {
     client.close();
   } finally {
     proxy.kill('SIGTERM');
-    await new Promise((r) => proxy.once('exit', r));
+    const code = await new Promise<number | null>((r) => proxy.once('exit', r));
+    if (code !== 0) throw new Error(`meta-proxy exited with code ${code} on SIGTERM`);
     await a.close();
     await b.close();
   }
