@@ -197,6 +197,10 @@ export class UpstreamConnection {
     this.state = 'connecting';
     const socket = net.connect({ host: target.host, port: target.port });
     socket.setNoDelay(true);
+    // A meta host that vanished without a FIN (power loss, a partition) would
+    // otherwise leave this link looking open until the kernel gives up on
+    // unacknowledged data; keepalive probes find it within about a minute.
+    socket.setKeepAlive(true, 15_000);
     const link: Link = { socket, connected: false, failure: undefined, error: undefined, rest: undefined, connectTimer: undefined, corked: false };
     this.link = link;
     link.connectTimer = setTimeout(() => {
