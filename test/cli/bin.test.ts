@@ -99,7 +99,7 @@ describe('meta-proxy bin', () => {
     expect(result.stderr).toContain('Unknown option: --bogus.');
   });
 
-  it('logs the redacted effective config as JSON, then either serves until SIGTERM (exit 0) or fails to start (exit 1)', async () => {
+  it('logs the redacted effective config as JSON, serves, and exits 0 after a SIGTERM drain', async () => {
     const config = join(scratch, 'secret.yaml');
     writeFileSync(
       config,
@@ -121,14 +121,11 @@ describe('meta-proxy bin', () => {
       config: { file: config, zookeeper: { auth: { scheme: 'digest', credential: '***' } } },
     });
     expect(result.stdout).not.toContain('hidden-pw');
-    if (signalled) {
-      expect(result.code).toBe(0);
-      expect(entries.at(-1)).toMatchObject({ msg: 'stopped', signal: 'SIGTERM' });
-    } else {
-      expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/^meta-proxy: failed to start: /);
-      expect(entries.at(-1)).toMatchObject({ level: 'fatal', msg: 'failed to start' });
-    }
+    // ZooKeeper is unreachable here: the proxy still starts (routes answer
+    // ERR_ZOOKEEPER_OPERATION until it comes), and stops cleanly on SIGTERM.
+    expect(signalled).toBe(true);
+    expect(result.code).toBe(0);
+    expect(entries.at(-1)).toMatchObject({ msg: 'stopped', signal: 'SIGTERM' });
   });
 
   it('exits 1 when the listen port is taken', async () => {
