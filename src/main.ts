@@ -1,4 +1,4 @@
-import { asyncScheduler, firstValueFrom, forkJoin, map, of, race, timer, type Subscription } from 'rxjs';
+import { asyncScheduler, finalize, firstValueFrom, forkJoin, map, mergeMap, of, race, timer, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { startTcpServer } from './io/server.js';
@@ -126,11 +126,17 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     partialFrameTimeoutMs: config.server.partialFrameTimeoutMs,
     logger,
   };
-  const accepting: Subscription = server.connections$.subscribe((connection) => {
-    const session = serveConnection(connection, serveOptions);
-    sessions.add(session);
-    session.done$.subscribe(() => sessions.delete(session));
-  });
+  // One inner per connection, bounded by the connection limit: it lives until
+  // the connection is over, then the session leaves the set.
+  const accepting: Subscription = server.connections$
+    .pipe(
+      mergeMap((connection) => {
+        const session = serveConnection(connection, serveOptions);
+        sessions.add(session);
+        return session.done$.pipe(finalize(() => sessions.delete(session)));
+      }, config.server.maxConnections),
+    )
+    .subscribe();
 
   logger.info({ listen: server.address }, 'meta-proxy listening');
 
@@ -139,8 +145,8 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     (disposing ??= (async () => {
       logger.info({ connections: sessions.size }, 'shutting down: no new connections, draining in-flight requests');
       listening = false;
+      // The listener stops; the sessions stay subscribed until they are closed below.
       await server.stopAccepting();
-      accepting.unsubscribe();
       const drains = [...sessions].map((session) => session.drain());
       const outcome = await firstValueFrom(
         race(
@@ -157,6 +163,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         if (session.inFlight() === 0) session.end();
         else session.close();
       }
+      accepting.unsubscribe();
       for (const cleanup of cleanups.reverse()) cleanup();
       await admin?.close();
       logger.info('shut down');

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
 import { UpstreamError } from '../errors.js';
+import { parseHostPort } from '../protocol/hostPort.js';
 import { encodeMetaRequest } from '../protocol/metaRequest.js';
 import { readMetaReply, replyFrameLength } from '../protocol/metaReply.js';
 import type { MetaAnswer, MetaRequest } from '../streams/upstreamTypes.js';
@@ -46,18 +47,6 @@ interface Link {
   connectTimer: NodeJS.Timeout | undefined;
   /** Writes are being held until the end of this turn of the event loop. */
   corked: boolean;
-}
-
-/** `host:port` or `[v6]:port`; undefined when it is neither. */
-export function splitHostPort(meta: string): { host: string; port: number } | undefined {
-  const colon = meta.lastIndexOf(':');
-  if (colon <= 0) return undefined;
-  let host = meta.slice(0, colon);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  const portText = meta.slice(colon + 1);
-  const port = Number(portText);
-  if (!host || !/^\d+$/.test(portText) || port < 1 || port > 65535) return undefined;
-  return { host, port };
 }
 
 /**
@@ -188,7 +177,8 @@ export class UpstreamConnection {
   }
 
   private connect(): void {
-    const target = splitHostPort(this.meta);
+    const parsed = parseHostPort(this.meta, { minPort: 1 });
+    const target = 'error' in parsed ? undefined : parsed;
     if (!target) {
       this.enterBackoff();
       this.failAll(new UpstreamError(this.meta, 'connect', `MetaServer address "${this.meta}" is not host:port.`));

@@ -7,7 +7,8 @@ import type { RouteRegistry, RouteState } from './routeTypes.js';
 import type { ClusterOutcome } from './upstreamTypes.js';
 import type { Coalescer } from './coalescer.js';
 import type { ProxyHooks } from './proxyTypes.js';
-import { routeError, sameTarget } from './routeTarget.js';
+import { routeError } from './routeTarget.js';
+import { sameRouteState } from '../operators/distinctRouteStates.js';
 
 export interface AnswerQueryDeps {
   registry: RouteRegistry;
@@ -101,7 +102,7 @@ export function answerQuery(deps: AnswerQueryDeps, query: QueryConfigCall): Obse
     };
 
     const onRoute = (state: RouteState): void => {
-      if (answered || (target !== undefined && sameTarget(target, state))) return;
+      if (answered || (target !== undefined && sameRouteState(target, state))) return;
       target = state;
       routeWait?.unsubscribe();
       inner?.unsubscribe();
