@@ -2,7 +2,7 @@
  * The simulator's command line, as a function of its streams so it can be run
  * in-process by tests and by `sim/cli.ts` as a separate process (benchmarks).
  *
- *   --name A --metas 3 --tables temp:8,other:4 [--leader 1] [--host-port] [--host H] [--ports p1,p2,p3]
+ *   --name A --metas 3 --tables temp:8,other:4 [--leader 1] [--host-port] [--host H] [--ports p1,p2,p3] [--answer-cost-us N]
  *
  * `--tables @FILE` reads the same list from FILE (commas or newlines), for
  * table counts a command line cannot hold (the benchmark routes 100k tables).
@@ -73,6 +73,9 @@ export function parseSimArgs(argv: readonly string[]): SimClusterOptions {
       case '--host':
         o.host = argv[++i];
         break;
+      case '--answer-cost-us':
+        o.answerCostUs = int(flag, argv[++i]);
+        break;
       case '--ports':
         o.ports = (argv[++i] ?? '').split(',').map((p) => int(flag, p));
         break;
@@ -89,6 +92,7 @@ type Command =
   | { cmd: 'setLeader'; meta: number }
   | { cmd: 'setBehavior'; meta: number; mode: SimMode; delayMs?: number }
   | { cmd: 'serviceNotActiveFor'; ms: number }
+  | { cmd: 'answerCost'; us: number }
   | { cmd: 'requestCount'; meta: number };
 
 /** Runs the simulator until `input` ends or `stop` aborts; resolves once every port is closed. */
@@ -129,6 +133,10 @@ export async function runSimCli(
             break;
           case 'serviceNotActiveFor':
             cluster.serviceNotActiveFor(c.ms);
+            reply = { ok: true };
+            break;
+          case 'answerCost':
+            cluster.setAnswerCost(c.us);
             reply = { ok: true };
             break;
           case 'requestCount':

@@ -41,6 +41,12 @@ export interface SimClusterOptions {
   host?: string;
   /** Fixed ports, one per meta; default 0 (any free port). */
   ports?: number[];
+  /**
+   * CPU the leader spends building each query-config answer, in µs (busy, not
+   * sleeping): a real meta builds it under a lock, so answers cost it CPU and
+   * a flood of identical queries is not free. Default 0.
+   */
+  answerCostUs?: number;
 }
 
 /** What the last request a meta received asked for. */
@@ -60,6 +66,8 @@ export interface SimCluster {
   kill(i: number): Promise<void>;
   restart(i: number): Promise<void>;
   setBehavior(i: number, behavior: SimBehavior): void;
+  /** Sets the leader's CPU cost per query-config answer (µs, busy). */
+  setAnswerCost(us: number): void;
   /** The leader answers ERR_SERVICE_NOT_ACTIVE for this long from now. */
   serviceNotActiveFor(ms: number): void;
   setTables(tables: Record<string, SimTable>): void;
@@ -98,6 +106,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
   let tables: Record<string, SimTable> = { ...(options.tables ?? {}) };
   let leader = options.leader ?? 0;
   let notActiveUntil = 0;
+  let answerCostNs = BigInt(Math.round((options.answerCostUs ?? 0) * 1000));
   let closed = false;
   const metas: SimMeta[] = [];
   // Reply templates by (table, indices): hot queries are one copy + one seqid write.
@@ -125,6 +134,10 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
   function answerQuery(meta: SimMeta, req: SimRequest): ReplyTemplate {
     if (meta.index !== leader) return forwardTemplate();
     if (Date.now() < notActiveUntil) return errorTemplate('ERR_SERVICE_NOT_ACTIVE');
+    if (answerCostNs > 0n) {
+      const until = process.hrtime.bigint() + answerCostNs;
+      while (process.hrtime.bigint() < until);
+    }
     const { table, indices } = readQueryConfigArgs(req);
     const key = `${table}\0${indices.join(',')}`;
     let t = okCache.get(key);
@@ -272,6 +285,10 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     },
     setBehavior(i, behavior) {
       at(i).behavior = { ...behavior };
+    },
+    setAnswerCost(us) {
+      if (!(us >= 0)) throw new RangeError(`answer cost must be a number of µs ≥ 0, got ${us}`);
+      answerCostNs = BigInt(Math.round(us * 1000));
     },
     serviceNotActiveFor(ms) {
       notActiveUntil = Date.now() + ms;

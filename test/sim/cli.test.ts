@@ -10,13 +10,14 @@ const QUERY = 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX';
 
 describe('simulator command line', () => {
   it('parses the documented flags', () => {
-    expect(parseSimArgs(['--name', 'A', '--metas', '2', '--tables', 'temp:8,other:4', '--leader', '1', '--host-port', '--ports', '1,2'])).toEqual({
+    expect(parseSimArgs(['--name', 'A', '--metas', '2', '--tables', 'temp:8,other:4', '--leader', '1', '--host-port', '--ports', '1,2', '--answer-cost-us', '50'])).toEqual({
       name: 'A',
       metas: 2,
       tables: { temp: { appId: 1, partitionCount: 8 }, other: { appId: 2, partitionCount: 4 } },
       leader: 1,
       hostPort: true,
       ports: [1, 2],
+      answerCostUs: 50,
     });
     expect(() => parseSimArgs(['--metas', '3'])).toThrow(SimUsageError);
     expect(() => parseSimArgs(['--name', 'A', '--tables', 'temp'])).toThrow(/table:partitionCount/);
@@ -49,7 +50,8 @@ describe('simulator command line', () => {
     input.write('{"cmd":"restart","meta":0}\n{"cmd":"setBehavior","meta":0,"mode":"slow","delayMs":5}\n');
     expect(await next()).toEqual({ ok: true });
     expect(await next()).toEqual({ ok: true });
-    input.write('{"cmd":"serviceNotActiveFor","ms":10}\n{"cmd":"fly"}\nnot json\n');
+    input.write('{"cmd":"serviceNotActiveFor","ms":10}\n{"cmd":"answerCost","us":20}\n{"cmd":"fly"}\nnot json\n');
+    expect(await next()).toEqual({ ok: true });
     expect(await next()).toEqual({ ok: true });
     expect(await next()).toMatchObject({ ok: false, error: expect.stringContaining('unknown command fly') });
     expect(await next()).toMatchObject({ ok: false });

@@ -182,6 +182,30 @@ describe('simulated MetaServer', () => {
     expect(c.connectionCount(0)).toBe(1);
   });
 
+  it('spends the configured CPU on each query-config answer of the leader; the cost can be changed while it runs', async () => {
+    const c = await cluster({ answerCostUs: 3000 });
+    const leader = await client(c.metas[0]!);
+    const follower = await client(c.metas[1]!);
+    const cpu = () => {
+      const used = process.cpuUsage();
+      return (used.user + used.system) / 1000;
+    };
+    let before = cpu();
+    for (let seqid = 1; seqid <= 10; seqid++) {
+      leader.send(encodeRequestV0(QUERY, seqid, queryConfigArgs('temp')));
+      expect(decodeQueryConfigReply(await leader.next()).body!.err).toBe('ERR_OK');
+    }
+    // Busy time, not sleep: ten answers cost at least 30 ms of this process's CPU.
+    expect(cpu() - before).toBeGreaterThanOrEqual(29);
+    c.setAnswerCost(0);
+    before = cpu();
+    follower.send(encodeRequestV0(QUERY, 11, queryConfigArgs('temp')));
+    expect(decodeQueryConfigReply(await follower.next()).body!.err).toBe('ERR_FORWARD_TO_OTHERS');
+    leader.send(encodeRequestV0(QUERY, 12, queryConfigArgs('temp')));
+    expect(decodeQueryConfigReply(await leader.next()).body!.err).toBe('ERR_OK');
+    expect(() => c.setAnswerCost(-1)).toThrow(RangeError);
+  });
+
   it('says ERR_SERVICE_NOT_ACTIVE while the leader is starting', async () => {
     const c = await cluster();
     const raw = await client(c.metas[0]!);
