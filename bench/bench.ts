@@ -1,8 +1,8 @@
 /**
  * `npm run bench [-- --quick] [--no-pin] [--repeat N] [--only a,b]`: every scenario of
  * BENCHMARKS.md in one run, side by side. Prints a table and writes bench/results.json.
- * Scenario names for --only: throughput (= direct, pipe, proxy, herd, many), latency,
- * switch, idle, workers. `--switch-rate N` fixes the route-switch load.
+ * Scenario names for --only: throughput (= direct, pipe, floor, proxy, herd, many, random),
+ * latency, switch, idle, workers. `--switch-rate N` fixes the route-switch load.
  * Exits 1 when any scenario saw a seqid mismatch, an unanswered request or an error code.
  *
  * Processes: the simulator CLI (clusters A and B), the thing under test (the
@@ -24,6 +24,8 @@ import {
   killAll,
   rssBytes,
   startLoadgen,
+  cpuMicros,
+  startFloor,
   startPipe,
   startProxy,
   startSim,
@@ -46,6 +48,10 @@ const SIZES = quick
   : { durationMs: 6000, warmupMs: 1500, connections: 16, depth: 32, manyTables: 100_000, manyWarmMs: 6000, warmProxyMs: 3000, idleConnections: 10_000, switches: 10, repeat: 3 };
 const MAIN_TABLES = 10;
 const MAIN_PARTITIONS = 1024;
+/** The random-order scenario: this many routed tables (all cached), asked in random order. */
+const RANDOM_TABLES = 1000;
+/** CPU a simulated meta spends building each answer in the herd scenario (µs). */
+const HERD_ANSWER_COST_US = 50;
 
 interface Row {
   scenario: string;
@@ -55,6 +61,8 @@ interface Row {
   ratios: Record<string, number>;
   /** Upstream queries the simulated leader saw per client reply (1 = no coalescing). */
   upstreamPerReply?: number;
+  /** CPU time (user + system) the process under test spent per reply in the measured window, µs. */
+  cpuUsPerReply?: number;
   correctness?: string;
   notes?: string;
   load?: LoadResult;
@@ -140,13 +148,22 @@ async function measure(
   extra: Partial<LoadOptions>,
   sim: SimProcess,
   cpus: Cpus = CPU_LOAD,
+  /** The process under test, whose CPU time per reply is read across the measured window. */
+  sutPid?: number,
 ): Promise<Row> {
-  const runs: Array<{ result: LoadResult; upstream: number }> = [];
+  const runs: Array<{ result: LoadResult; upstream: number; cpuUs: number | undefined }> = [];
   for (let i = 0; i < (REPEAT ?? SIZES.repeat); i++) {
     const before = Number((await sim.command({ cmd: 'requestCount', meta: 0 })).count);
-    const result = await startLoadgen(loadOptions(port, extra), cpus).result;
+    let cpuAtStart: number | undefined;
+    let cpuUs: number | undefined;
+    const onWindow = (edge: 'start' | 'end') => {
+      if (sutPid === undefined) return;
+      if (edge === 'start') cpuAtStart = cpuMicros(sutPid);
+      else if (cpuAtStart !== undefined) cpuUs = cpuMicros(sutPid) - cpuAtStart;
+    };
+    const result = await startLoadgen(loadOptions(port, extra), cpus, undefined, onWindow).result;
     const after = Number((await sim.command({ cmd: 'requestCount', meta: 0 })).count);
-    runs.push({ result, upstream: after - before });
+    runs.push({ result, upstream: after - before, cpuUs });
   }
   const rated = extra.rate !== undefined;
   const best = runs.reduce((a, b) =>
@@ -162,11 +179,12 @@ async function measure(
     latencyUs: result.latencyUs,
     ratios: {},
     upstreamPerReply: Math.round((best.upstream / Math.max(1, result.answered)) * 1000) / 1000,
+    ...(best.cpuUs !== undefined && { cpuUsPerReply: Math.round((best.cpuUs / Math.max(1, result.measured)) * 10) / 10 }),
     correctness: failed ?? `${verdict(result)}${runs.length > 1 ? ` (each of ${runs.length} runs)` : ''}`,
     load: result,
     extra: { loadavg1: load1, ...(runs.length > 1 && { runs: runs.map((run) => ({ throughput: run.result.throughput, p99: run.result.latencyUs.p99 })) }) },
   };
-  log(`  ${scenario}: ${result.throughput}/s p50 ${result.latencyUs.p50} µs p99 ${result.latencyUs.p99} µs — ${row.correctness}${runs.length > 1 ? ` — runs: ${runs.map((run) => run.result.throughput).join(', ')}` : ''}`);
+  log(`  ${scenario}: ${result.throughput}/s p50 ${result.latencyUs.p50} µs p99 ${result.latencyUs.p99} µs${row.cpuUsPerReply === undefined ? '' : ` cpu ${row.cpuUsPerReply} µs/reply`} — ${row.correctness}${runs.length > 1 ? ` — runs: ${runs.map((run) => run.result.throughput).join(', ')}` : ''}`);
   rows.push(row);
   return row;
 }
@@ -208,6 +226,8 @@ async function main(): Promise<void> {
   writeAtomically(routes, routesYaml([...main, 'herd'], simA));
   const routesMany = join(dir, 'routes-many.yaml');
   writeAtomically(routesMany, routesYaml([...main, 'herd', ...many], simA));
+  const routesRandom = join(dir, 'routes-random.yaml');
+  writeAtomically(routesRandom, routesYaml(many.slice(0, RANDOM_TABLES), simA));
 
   try {
     // Throughput at saturation: direct, pipe, proxy.
@@ -216,28 +236,67 @@ async function main(): Promise<void> {
     let proxyRow: Row | undefined;
     if (enabled('throughput') || enabled('direct')) {
       log('throughput (closed loop, 16 connections × 32 in flight, v0/v1 mixed, 10 tables × 1024 partitions):');
-      direct = await measure('direct to meta leader', portOf(leader), {}, simA);
+      direct = await measure('direct to meta leader', portOf(leader), {}, simA, CPU_LOAD, simA.pid);
     }
     if (enabled('throughput') || enabled('pipe')) {
       const pipe = await startPipe(leader, CPU_SUT);
-      pipeRow = await measure('byte pipe', pipe.port, {}, simA);
+      pipeRow = await measure('byte pipe', pipe.port, {}, simA, CPU_LOAD, pipe.pid);
       pipeRow.ratios = { 'pipe/direct': ratio(pipeRow.throughput, direct?.throughput) };
       await pipe.stop();
+    }
+    let floorRow: Row | undefined;
+    if (enabled('throughput') || enabled('floor') || enabled('proxy')) {
+      const floor = await startFloor(routes, CPU_SUT);
+      await warm(floor.port);
+      floorRow = await measure('floor: minimal Node.js proxy', floor.port, {}, simA, CPU_LOAD, floor.pid);
+      floorRow.ratios = { 'floor/direct': ratio(floorRow.throughput, direct?.throughput) };
+      await floor.stop();
     }
     if (enabled('throughput') || enabled('proxy') || enabled('herd')) {
       const proxy = await startProxy(proxyConfig('main', routes), CPU_SUT);
       await warm(proxy.port);
       if (enabled('throughput') || enabled('proxy')) {
-        proxyRow = await measure('meta-proxy, cached route (10 tables)', proxy.port, {}, simA);
-        proxyRow.ratios = { 'proxy/direct': ratio(proxyRow.throughput, direct?.throughput), 'proxy/pipe': ratio(proxyRow.throughput, pipeRow?.throughput) };
+        proxyRow = await measure('meta-proxy, cached route (10 tables)', proxy.port, {}, simA, CPU_LOAD, proxy.pid);
+        proxyRow.ratios = {
+          'CPU proxy/floor': ratio(proxyRow.cpuUsPerReply, floorRow?.cpuUsPerReply),
+          'proxy/floor': ratio(proxyRow.throughput, floorRow?.throughput),
+          'proxy/direct': ratio(proxyRow.throughput, direct?.throughput),
+          'proxy/pipe': ratio(proxyRow.throughput, pipeRow?.throughput),
+        };
       }
       if (enabled('throughput') || enabled('herd')) {
-        log('herd (every client asks the same table and indices):');
+        log(`herd (every client asks the same table and indices; the meta spends ${HERD_ANSWER_COST_US} µs of CPU per answer):`);
         const herd = { indexSpace: 0, tables: ['herd'] };
-        const herdDirect = await measure('herd: direct to meta leader', portOf(leader), herd, simA);
-        const herdProxy = await measure('herd: meta-proxy (coalescing)', proxy.port, herd, simA);
-        herdProxy.ratios = { 'proxy/direct': ratio(herdProxy.throughput, herdDirect.throughput) };
+        await simA.command({ cmd: 'answerCost', us: HERD_ANSWER_COST_US });
+        try {
+          const herdDirect = await measure('herd: direct to meta leader', portOf(leader), herd, simA, CPU_LOAD, simA.pid);
+          const herdProxy = await measure('herd: meta-proxy (coalescing)', proxy.port, herd, simA, CPU_LOAD, proxy.pid);
+          herdProxy.ratios = { 'proxy/direct': ratio(herdProxy.throughput, herdDirect.throughput) };
+        } finally {
+          await simA.command({ cmd: 'answerCost', us: 0 });
+        }
       }
+      await proxy.stop();
+    }
+    if (enabled('throughput') || enabled('random')) {
+      // 1000 cached routes, each request a table and partition picked at random:
+      // the route lookup and the per-table state are exercised, not one hot entry.
+      const random = { tablePrefix: 'r', tableCount: RANDOM_TABLES, indexSpace: 8, random: true, connections: 8, depth: 8 };
+      log(`${RANDOM_TABLES} routed tables asked in random order (8 connections × 8 in flight):`);
+      await startLoadgen(loadOptions(portOf(leader), { ...random, durationMs: SIZES.warmProxyMs, warmupMs: 0 }), CPU_LOAD).result;
+      const randomDirect = await measure(`${RANDOM_TABLES} random tables: direct to meta leader`, portOf(leader), random, simA, CPU_LOAD, simA.pid);
+      const floor = await startFloor(routesRandom, CPU_SUT);
+      await warm(floor.port, random);
+      const randomFloor = await measure(`${RANDOM_TABLES} random tables: floor proxy`, floor.port, random, simA, CPU_LOAD, floor.pid);
+      await floor.stop();
+      const proxy = await startProxy(proxyConfig('random', routesRandom), CPU_SUT);
+      await warm(proxy.port, random);
+      const randomProxy = await measure(`${RANDOM_TABLES} random tables: meta-proxy`, proxy.port, random, simA, CPU_LOAD, proxy.pid);
+      randomProxy.ratios = {
+        'CPU proxy/floor': ratio(randomProxy.cpuUsPerReply, randomFloor.cpuUsPerReply),
+        'proxy/floor': ratio(randomProxy.throughput, randomFloor.throughput),
+        'proxy/direct': ratio(randomProxy.throughput, randomDirect.throughput),
+      };
       await proxy.stop();
     }
     if (enabled('throughput') || enabled('many')) {
@@ -247,10 +306,10 @@ async function main(): Promise<void> {
       const k = `${SIZES.manyTables / 1000}k`;
       log(`${k} routed tables (queries spread over all of them):`);
       await startLoadgen(loadOptions(portOf(leader), { ...spread, durationMs: SIZES.manyWarmMs, warmupMs: 0 }), CPU_LOAD).result;
-      const manyDirect = await measure(`${k} tables: direct to meta leader`, portOf(leader), spread, simA);
+      const manyDirect = await measure(`${k} tables: direct to meta leader`, portOf(leader), spread, simA, CPU_LOAD, simA.pid);
       const proxyMany = await startProxy(proxyConfig('many', routesMany), CPU_SUT);
       await warm(proxyMany.port, spread, SIZES.manyWarmMs);
-      const manyRow = await measure(`meta-proxy, ${k} routed tables, spread`, proxyMany.port, spread, simA);
+      const manyRow = await measure(`meta-proxy, ${k} routed tables, spread`, proxyMany.port, spread, simA, CPU_LOAD, proxyMany.pid);
       manyRow.ratios = {
         [`${k}/10 tables`]: ratio(manyRow.throughput, proxyRow?.throughput),
         'proxy/direct': ratio(manyRow.throughput, manyDirect.throughput),
@@ -403,10 +462,11 @@ async function main(): Promise<void> {
 }
 
 function render(): string {
-  const header = ['scenario', 'replies/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'up/reply', 'ratios', 'correctness'];
+  const header = ['scenario', 'replies/s', 'CPU µs/reply', 'p50 µs', 'p99 µs', 'p99.9 µs', 'up/reply', 'ratios', 'correctness'];
   const lines = rows.map((row) => [
     row.scenario,
     row.throughput === undefined ? '' : String(row.throughput),
+    row.cpuUsPerReply === undefined ? '' : String(row.cpuUsPerReply),
     row.latencyUs ? String(row.latencyUs.p50) : '',
     row.latencyUs ? String(row.latencyUs.p99) : '',
     row.latencyUs ? String(row.latencyUs.p999) : '',

@@ -11,6 +11,8 @@
  * Prints one JSON line (`LoadResult`) when done. While running it reads
  * JSON-line commands on stdin: `{"cmd":"mark"}` answers `{"mark": SwitchMark}`
  * (used to time route switches), `{"cmd":"stop"}` ends the run early.
+ * `{"window":"start"}` and `{"window":"end"}` lines mark the measured window,
+ * so the benchmark can read the CPU time of the process under test across it.
  *
  * Requests are written straight into one buffer per connection and flush:
  * the generator must cost far less per request than the proxy it drives.
@@ -44,6 +46,8 @@ export interface LoadOptions {
    * every request asks the first table for all partitions (identical queries).
    */
   indexSpace: number;
+  /** Each request asks a table and partition index chosen at random (uniformly) instead of in turn. */
+  random?: boolean;
   /** Every `v1Every`-th request is a v1 (Java) frame, the rest v0; 0 = v0 only. */
   v1Every: number;
   /** Total requests per second (open loop); absent = closed loop. */
@@ -127,7 +131,7 @@ const HEADER_V0 = 48;
 const HEADER_V1 = 16;
 
 /** Starts a run; the returned control ends it early and resolves its result. */
-export function startLoad(options: LoadOptions): LoadControl {
+export function startLoad(options: LoadOptions, onWindow?: (edge: 'start' | 'end') => void): LoadControl {
   const tableNames =
     options.tables ?? Array.from({ length: options.tableCount ?? 1 }, (_, i) => `${options.tablePrefix ?? 't'}${i}`);
   const tables = tableNames.map((name) => Buffer.from(name));
@@ -165,8 +169,8 @@ export function startLoad(options: LoadOptions): LoadControl {
   /** Appends request `n` to the connection's output buffer. */
   const enqueue = (conn: Conn): void => {
     const n = requestNo++;
-    const table = herd ? tables[0]! : tables[n % tables.length]!;
-    const index = herd ? -1 : Math.floor(n / tables.length) % options.indexSpace;
+    const table = herd ? tables[0]! : options.random ? tables[Math.floor(Math.random() * tables.length)]! : tables[n % tables.length]!;
+    const index = herd ? -1 : options.random ? Math.floor(Math.random() * options.indexSpace) : Math.floor(n / tables.length) % options.indexSpace;
     const v1 = options.v1Every > 0 && n % options.v1Every === options.v1Every - 1;
     const seqid = conn.nextSeqid;
     conn.nextSeqid = conn.nextSeqid >= 0x7fffffff ? 1 : conn.nextSeqid + 1;
@@ -329,6 +333,8 @@ export function startLoad(options: LoadOptions): LoadControl {
   let finished = false;
   let graceTimer: NodeJS.Timeout | undefined;
   let runTimer: NodeJS.Timeout | undefined;
+  let windowTimer: NodeJS.Timeout | undefined;
+  let windowOpen = false;
   let ticker: NodeJS.Timeout | undefined;
   const finish = (): void => {
     if (finished) return;
@@ -375,6 +381,11 @@ export function startLoad(options: LoadOptions): LoadControl {
     measureTo = Math.min(measureTo, performance.now());
     clearInterval(ticker);
     clearTimeout(runTimer);
+    clearTimeout(windowTimer);
+    if (windowOpen) {
+      windowOpen = false;
+      onWindow?.('end');
+    }
     if (pendingTotal() === 0) finish();
     else graceTimer = setTimeout(finish, options.graceMs ?? 5000);
   };
@@ -414,6 +425,10 @@ export function startLoad(options: LoadOptions): LoadControl {
       }, 1);
     }
     runTimer = setTimeout(stop, options.warmupMs + options.durationMs);
+    windowTimer = setTimeout(() => {
+      windowOpen = true;
+      onWindow?.('start');
+    }, options.warmupMs);
   };
 
   // Connect in batches: thousands of SYNs at once overflow the listen backlog.
@@ -483,8 +498,8 @@ export function startLoad(options: LoadOptions): LoadControl {
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
-  const control = startLoad(options);
   const write = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+  const control = startLoad(options, (edge) => write({ window: edge }));
   void control.ready.then(() => write({ ready: true }));
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {

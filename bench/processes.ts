@@ -12,6 +12,7 @@ const dist = new URL('..', import.meta.url).pathname;
 export const SIM_CLI = `${dist}sim/cli.js`;
 export const PROXY_CLI = `${dist}src/cli.js`;
 export const PIPE = `${dist}bench/pipe.js`;
+export const FLOOR = `${dist}bench/floor.js`;
 export const LOADGEN = `${dist}bench/loadgen.js`;
 
 /** CPU list for taskset (`"0"`, `"1"`, `"0-1"`), or undefined to let the kernel place it. */
@@ -142,11 +143,27 @@ export async function startProxy(configFile: string, cpus: Cpus, workers = 1, no
   return { port, pid: child.pid!, routeLoads, stop: () => stopChild(child) };
 }
 
-export async function startPipe(target: string, cpus: Cpus): Promise<{ port: number; stop(): Promise<void> }> {
+export async function startPipe(target: string, cpus: Cpus): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const child = start(PIPE, [target], cpus);
   const port = await firstLine(child, 'pipe', (value) => (typeof value.port === 'number' ? value.port : undefined));
-  return { port, stop: async () => void (await stopChild(child)) };
+  return { port, pid: child.pid!, stop: async () => void (await stopChild(child)) };
 }
+
+/** The minimal hand-written proxy (bench/floor.ts) over a routes file. */
+export async function startFloor(routesFile: string, cpus: Cpus): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const child = start(FLOOR, [routesFile], cpus);
+  const port = await firstLine(child, 'floor proxy', (value) => (typeof value.port === 'number' ? value.port : undefined));
+  return { port, pid: child.pid!, stop: async () => void (await stopChild(child)) };
+}
+
+/** CPU time (user + system) `pid` has used so far, in µs, from /proc/<pid>/stat. */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) in parentheses: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 export interface LoadProcess {
   ready: Promise<void>;
@@ -156,7 +173,7 @@ export interface LoadProcess {
 }
 
 /** Runs the load generator; `ulimitNoFile` raises its descriptor limit through the shell first. */
-export function startLoadgen(options: LoadOptions, cpus: Cpus, ulimitNoFile?: number): LoadProcess {
+export function startLoadgen(options: LoadOptions, cpus: Cpus, ulimitNoFile?: number, onWindow?: (edge: 'start' | 'end') => void): LoadProcess {
   let child: ChildProcess;
   if (ulimitNoFile === undefined) {
     child = start(LOADGEN, [JSON.stringify(options)], cpus);
@@ -177,6 +194,7 @@ export function startLoadgen(options: LoadOptions, cpus: Cpus, ulimitNoFile?: nu
   });
   onJsonLines(child, (value) => {
     if (value.ready) readyResolve();
+    else if (value.window === 'start' || value.window === 'end') onWindow?.(value.window);
     else if (value.mark) marks.shift()?.(value.mark as SwitchMark);
     else if (value.result) resultResolve(value.result as LoadResult);
   });
