@@ -2,9 +2,11 @@ import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { UpstreamError } from '../src/errors.js';
-import { clusterCall, type ClusterCallDeps } from '../src/streams/clusterCall.js';
+import { ClusterCall, clusterCall, type ClusterCallDeps } from '../src/streams/clusterCall.js';
 import { createLeaderBook } from '../src/streams/leaderBook.js';
+import { createSweep } from '../src/streams/sweep.js';
 import type { ClusterOutcome, MetaAnswer, MetaRequest } from '../src/streams/upstreamTypes.js';
+import { dispatcherFrom } from './support/dispatcher.js';
 
 const NAME = 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX';
 const REQUEST: MetaRequest = { name: NAME, args: Buffer.from([0]), timeoutMs: 0 };
@@ -36,18 +38,24 @@ function fakeCaller(calls: Record<string, Observable<unknown> | Observable<unkno
   return { caller, asked };
 }
 
+type Caller = (meta: string, request: MetaRequest) => Observable<MetaAnswer>;
+
 function setup(overrides: Partial<ClusterCallDeps> = {}) {
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
   const leaders = createLeaderBook();
-  const deps = (caller: ClusterCallDeps['caller']): ClusterCallDeps => ({
-    caller,
+  const sweep = createSweep(scheduler);
+  const recorded: string[] = [];
+  const deps = (caller: Caller): ClusterCallDeps => ({
+    dispatcher: dispatcherFrom(caller).dispatcher,
     leaders,
+    sweep,
     backupDelayMs: 3,
     retryDelayMs: 3,
     scheduler,
+    recordCall: (meta, result) => void recorded.push(`${meta} ${result}`),
     ...overrides,
   });
-  return { scheduler, leaders, deps };
+  return { scheduler, leaders, deps, sweep, recorded };
 }
 
 const won = (a: MetaAnswer): ClusterOutcome => ({ kind: 'answer', answer: a });
@@ -303,6 +311,73 @@ describe('clusterCall', () => {
         T: { kind: 'failed', error: 'ERR_TIMEOUT', reason: expect.any(String) },
       });
       expectSubscriptions(a.subscriptions).toBe([]);
+    });
+  });
+
+  it('counts each call to a meta by how it ended: the answer\'s error, the failure kind, or cancelled', () => {
+    const { scheduler, deps, recorded } = setup();
+    scheduler.run(({ cold, expectObservable }) => {
+      const o = answer('b', 'ERR_OK');
+      const { caller } = fakeCaller({
+        a: cold('--#', undefined, new UpstreamError('a', 'timeout', 'a did not answer in time')),
+        b: cold('   --o', { o }),
+        c: cold('   -'),
+      });
+      // a fails at 2 → b at once (answers at 4); c is asked by the backup at 3 and cancelled at 4.
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 10)).toBe('----(A|)', { A: won(o) });
+    });
+    expect(recorded).toEqual(['a timeout', 'b ERR_OK', 'c cancelled']);
+  });
+
+  it('falls back to the header error, and says `error` for a failure that is not the upstream\'s', () => {
+    const { scheduler, deps, recorded } = setup({ backupDelayMs: 100 });
+    scheduler.run(({ cold, expectObservable }) => {
+      // A header error comes with no body, so no body error either.
+      const h: MetaAnswer = { meta: 'b', frame: Buffer.from('b'), reply: { headerError: 'ERR_HANDLER_NOT_FOUND', name: `${NAME}_ACK`, seqid: 1, seqidOffset: 20 } };
+      const { caller } = fakeCaller({ a: cold('-#', undefined, new Error('boom')), b: cold(' -h', { h }) });
+      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 50)).toBe('--(A|)', { A: won(h) });
+    });
+    expect(recorded).toEqual(['a error', 'b ERR_HANDLER_NOT_FOUND']);
+  });
+
+  it('reports a meta that stayed silent past the backup delay while another answered as outrun; a call cut short as dropped', () => {
+    const { scheduler, deps } = setup();
+    const cancels: Array<{ meta: string; reason: string }> = [];
+    scheduler.run(({ cold, expectObservable }) => {
+      const o = answer('b', 'ERR_OK');
+      const fake = fakeCaller({ a: cold('-'), b: cold('-o', { o }), c: cold('--') });
+      const { dispatcher, cancels: log } = dispatcherFrom(fake.caller);
+      // a silent from 0; backup at 3 asks b and c; b answers at 4: a is outrun, c (asked 1 ms ago) just dropped.
+      expectObservable(clusterCall({ ...deps(fake.caller), dispatcher }, CLUSTER, REQUEST, 10)).toBe('----(A|)', { A: won(o) });
+      scheduler.flush();
+      cancels.push(...log);
+    });
+    expect(cancels).toEqual([
+      { meta: 'a', reason: 'outrun' },
+      { meta: 'c', reason: 'dropped' },
+    ]);
+  });
+
+  it('gives each waiter its outcome at its own deadline; the call lives until the last one', () => {
+    const { scheduler, deps } = setup({ backupDelayMs: 100 });
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const o = answer('a', 'ERR_OK');
+      const a = cold('------o', { o });
+      const { caller } = fakeCaller({ a });
+      const failed: string[] = [];
+      const answered: string[] = [];
+      const call = new ClusterCall<{ deadlineAt: number; name: string }>(deps(caller), CLUSTER, REQUEST, {
+        answered: (c) => answered.push(...c.waiters.map((w) => `${w.name}@${scheduler.now()}`)),
+        failed: (_c, w, error) => failed.push(`${w.name} ${error}@${scheduler.now()}`),
+        ended: () => undefined,
+      });
+      call.join({ deadlineAt: 3, name: 'short' });
+      call.join({ deadlineAt: 20, name: 'long' });
+      expectSubscriptions(a.subscriptions).toBe('^-----!');
+      expectObservable(cold('-')).toBe('-');
+      scheduler.flush();
+      expect(failed).toEqual(['short ERR_TIMEOUT@3']);
+      expect(answered).toEqual(['long@6']);
     });
   });
 });

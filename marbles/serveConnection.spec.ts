@@ -2,24 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { NEVER, Observable, switchMap } from 'rxjs';
 import { serveConnection, type ServeOptions } from '../src/streams/serveConnection.js';
-import { createCoalescer } from '../src/streams/coalescer.js';
 import type { ClientConnection } from '../src/streams/connectionTypes.js';
-import type { Route, RouteRegistry } from '../src/streams/routeTypes.js';
-import type { ClusterOutcome } from '../src/streams/upstreamTypes.js';
+import type { Route } from '../src/streams/routeTypes.js';
+import type { MetaAnswer } from '../src/streams/upstreamTypes.js';
 import { queryFrame, readReply, requestBody, v0Frame, queryConfigArgs } from '../sim/client.js';
+import { answer as answerOf, core, metaOf } from './support/core.js';
 
-const A: Route = { kind: 'route', table: 't', cluster: 'A', metas: ['a:1'], version: 1 };
-
-function answer(): ClusterOutcome {
-  return {
-    kind: 'answer',
-    answer: {
-      meta: 'a:1',
-      frame: Buffer.concat([Buffer.alloc(4), Buffer.from('A')]),
-      reply: { headerError: 'ERR_OK', name: 'X_ACK', seqid: 1, seqidOffset: 0 },
-    },
-  };
-}
+const A: Route = { kind: 'route', table: 't', cluster: 'A', metas: [metaOf('A')], version: 1 };
+const answer = () => answerOf('A');
 
 interface FakeConnection extends ClientConnection {
   written: Buffer[];
@@ -45,16 +35,11 @@ function fakeConnection(chunks$: Observable<Buffer>, closed$: Observable<void>):
   };
 }
 
-function options(scheduler: TestScheduler, call$: Observable<ClusterOutcome>, extra: Partial<ServeOptions> = {}): ServeOptions {
-  const registry: RouteRegistry = {
-    route: () => new Observable((s) => s.next(A)),
-    tables: () => [],
-    ready$: NEVER,
-    dispose: () => undefined,
-  };
+/** Serving options over the real routing core: table t is routed to A, whose meta answers `call$`. */
+function options(scheduler: TestScheduler, call$: Observable<MetaAnswer>, extra: Partial<ServeOptions> = {}): ServeOptions {
+  const { router } = core(scheduler, () => new Observable((s) => s.next(A)), { A: call$ });
   return {
-    registry,
-    coalescer: createCoalescer({ callCluster: () => call$, dropHostPortFields: () => false, scheduler }),
+    router,
     scheduler,
     defaultTimeoutMs: 1000,
     maxTimeoutMs: 60_000,
@@ -75,7 +60,7 @@ describe('serveConnection', () => {
     scheduler.run(({ hot, cold, flush }) => {
       const unknown = v0Frame(requestBody('RPC_FOO', 2, queryConfigArgs('t')));
       const chunks$ = hot<Buffer>('-q-u-----', { q: queryFrame('t', 1), u: unknown });
-      const call$ = cold<ClusterOutcome>('----x|', { x: answer() });
+      const call$ = cold<MetaAnswer>('----x|', { x: answer() });
       const connection = fakeConnection(chunks$, NEVER);
       serveConnection(connection, options(scheduler, call$));
       flush();
@@ -88,7 +73,7 @@ describe('serveConnection', () => {
     scheduler.run(({ hot, cold, expectSubscriptions, flush }) => {
       const chunks$ = hot<Buffer>('-q------', { q: queryFrame('t', 1) });
       const closed$ = hot<void>('   ----c---', { c: undefined });
-      const call$ = cold<ClusterOutcome>('------x|', { x: answer() });
+      const call$ = cold<MetaAnswer>('------x|', { x: answer() });
       //                               -^--!
       const connection = fakeConnection(chunks$, closed$);
       serveConnection(connection, options(scheduler, call$));
@@ -116,7 +101,7 @@ describe('serveConnection', () => {
     scheduler.run(({ hot, cold, flush }) => {
       const two = Buffer.concat([queryFrame('t', 1, { indices: [0] }), queryFrame('t', 2, { indices: [1] })]);
       const chunks$ = hot<Buffer>('-b-----', { b: two });
-      const call$ = cold<ClusterOutcome>('---x|', { x: answer() });
+      const call$ = cold<MetaAnswer>('---x|', { x: answer() });
       const connection = fakeConnection(chunks$, NEVER);
       serveConnection(connection, options(scheduler, call$, { maxInFlightPerConnection: 2 }));
       flush();
@@ -129,7 +114,7 @@ describe('serveConnection', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
     scheduler.run(({ hot, cold, flush, expectSubscriptions }) => {
       const chunks$ = hot<Buffer>('-a------', { a: queryFrame('t', 1) });
-      const call$ = cold<ClusterOutcome>('-x|', { x: answer() });
+      const call$ = cold<MetaAnswer>('-x|', { x: answer() });
       const drain$ = hot<void>('     -----d--');
       //                             ^-! subscribed from the full write (frame 2) to the drain (frame 5)
       const connection = { ...fakeConnection(chunks$, NEVER), drain$, write: () => false };
@@ -164,7 +149,7 @@ describe('serveConnection', () => {
         b: stream.subarray(third, 2 * third),
         c: stream.subarray(2 * third, stream.length - 10),
       });
-      const call$ = cold<ClusterOutcome>('-x|', { x: answer() });
+      const call$ = cold<MetaAnswer>('-x|', { x: answer() });
       const connection = fakeConnection(chunks$, NEVER);
       serveConnection(connection, options(scheduler, call$, { partialFrameTimeoutMs: 5 }));
       scheduler.schedule(() => expect(connection.events).toEqual([]), 13);
@@ -179,7 +164,7 @@ describe('serveConnection', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
     scheduler.run(({ hot, cold, expectObservable }) => {
       const chunks$ = hot<Buffer>('-q------', { q: queryFrame('t', 1) });
-      const call$ = cold<ClusterOutcome>('---x|', { x: answer() });
+      const call$ = cold<MetaAnswer>('---x|', { x: answer() });
       const connection = fakeConnection(chunks$, NEVER);
       const session = serveConnection(connection, options(scheduler, call$));
       const drained$ = hot('--d', { d: 0 }).pipe(switchMap(() => session.drain()));

@@ -7,9 +7,8 @@ import { createZooKeeperDriver } from './io/zookeeper.js';
 import { createZkRegistry } from './streams/zkRegistry.js';
 import { createFileRegistry } from './streams/fileRegistry.js';
 import { createFileWatcher } from './io/fileWatch.js';
-import { clusterCall } from './streams/clusterCall.js';
 import { createLeaderBook } from './streams/leaderBook.js';
-import { createCoalescer } from './streams/coalescer.js';
+import { createTableRouter } from './streams/tableRouter.js';
 import { serveConnection, type ConnectionSession } from './streams/serveConnection.js';
 import type { ProxyHooks } from './streams/proxyTypes.js';
 import type { RouteRegistry } from './streams/routeTypes.js';
@@ -17,9 +16,11 @@ import { createMetrics } from './io/metrics/createMetrics.js';
 import { loadCustomMetrics } from './io/metrics/custom.js';
 import { startAdminServer, type AdminServer } from './io/admin.js';
 import { mergeHooks } from './streams/mergeHooks.js';
-import { countMetaCalls } from './operators/countMetaCalls.js';
+import { createSweep } from './streams/sweep.js';
 import type { CustomMetrics, Metrics } from './streams/metricsTypes.js';
-import type { MetaCaller } from './streams/upstreamTypes.js';
+
+/** Granularity of the one timer behind every deadline, backup request and retry (ms). */
+const SWEEP_TICK_MS = 5;
 
 /** A running proxy: where it listens, and how to stop it. */
 export interface RunningProxy {
@@ -64,19 +65,24 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   cleanups.push(() => pool.close());
 
   const leaders = createLeaderBook();
-  const callDeps = {
-    caller: metaCaller(pool.call, metrics),
+  // Deadlines, backup requests and retries of every call in flight: one coarse timer.
+  const sweep = createSweep(scheduler, SWEEP_TICK_MS);
+  cleanups.push(() => sweep.close());
+  const router = createTableRouter({
+    registry,
+    dispatcher: pool,
     leaders,
+    sweep,
+    scheduler,
     backupDelayMs: config.upstream.backupRequestDelayMs,
     retryDelayMs: config.upstream.retryDelayMs,
-    scheduler,
-  };
-  const coalescer = createCoalescer({
-    callCluster: (cluster, request, deadlineMs) => clusterCall(callDeps, cluster, request, deadlineMs),
     dropHostPortFields: (cluster) =>
       config.upstream.clusters[cluster]?.dropHostPortFields ?? config.upstream.dropHostPortFields,
-    scheduler,
+    ...(metrics.type !== 'none' && { recordCall: metrics.upstreamCall }),
+    ...(hooks.rerouted !== undefined && { rerouted: hooks.rerouted }),
+    hooks,
   });
+  cleanups.push(() => router.dispose());
 
   // Before the client listener, so /readyz says 503 until the proxy really listens.
   let listening = false;
@@ -115,8 +121,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
 
   const sessions = new Set<ConnectionSession>();
   const serveOptions = {
-    registry,
-    coalescer,
+    router,
     scheduler,
     defaultTimeoutMs: config.upstream.defaultTimeoutMs,
     maxTimeoutMs: config.upstream.maxTimeoutMs,
@@ -170,12 +175,6 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     })());
 
   return { address: server.address, ...(admin && { adminAddress: admin.address }), registry, dispose };
-}
-
-/** Counts each upstream call by meta and result; the bare caller when metrics are off. */
-function metaCaller(call: MetaCaller, metrics: Metrics): MetaCaller {
-  if (metrics.type === 'none') return call;
-  return (meta, request) => call(meta, request).pipe(countMetaCalls(meta, metrics.upstreamCall));
 }
 
 function startRegistry(config: Config, logger: Logger, cleanups: Array<() => void>, metrics: Metrics): RouteRegistry {

@@ -3,7 +3,7 @@
  * the upstream pool and `clusterCall`, so a follower's forward is followed and
  * a dead meta is skipped.
  */
-import { firstValueFrom } from 'rxjs';
+import { asyncScheduler, firstValueFrom } from 'rxjs';
 import type { Config } from '../config/types.js';
 import { ProtocolError } from '../errors.js';
 import { createUpstreamPool } from '../io/upstream.js';
@@ -12,6 +12,7 @@ import { APP_STATUS_ANY, encodeListAppsArgs, readListApps, type AppInfo } from '
 import { encodeQueryConfigArgs } from '../protocol/request.js';
 import { clusterCall, type ClusterCallDeps } from '../streams/clusterCall.js';
 import { createLeaderBook } from '../streams/leaderBook.js';
+import { createSweep } from '../streams/sweep.js';
 import type { ClusterOutcome, MetaRequest } from '../streams/upstreamTypes.js';
 
 export interface ClusterRef {
@@ -36,16 +37,19 @@ export type AskerConfig = Pick<Config, 'upstream'>;
 export function createClusterAsker(config: AskerConfig): ClusterAsker {
   const upstream = config.upstream;
   const pool = createUpstreamPool({ connectTimeoutMs: upstream.connectTimeoutMs, maxPendingCalls: upstream.maxPendingCalls });
+  const sweep = createSweep(asyncScheduler, 5);
   const deps: ClusterCallDeps = {
-    caller: pool.call,
+    dispatcher: pool,
     leaders: createLeaderBook(),
+    sweep,
     backupDelayMs: upstream.backupRequestDelayMs,
     retryDelayMs: upstream.retryDelayMs,
+    scheduler: asyncScheduler,
   };
   const deadlineMs = upstream.defaultTimeoutMs;
 
   const ask = (cluster: ClusterRef, request: Omit<MetaRequest, 'timeoutMs'>): Promise<ClusterOutcome> =>
-    firstValueFrom(clusterCall(deps, cluster, { ...request, timeoutMs: deadlineMs }, deadlineMs));
+    firstValueFrom(clusterCall(deps, cluster, request, deadlineMs));
 
   const failed = (cluster: ClusterRef, outcome: Extract<ClusterOutcome, { kind: 'failed' }>): Asked<never> => ({
     ok: false,
@@ -76,6 +80,7 @@ export function createClusterAsker(config: AskerConfig): ClusterAsker {
       return { ok: true, value: reply.bodyError ?? 'ERR_UNKNOWN', meta };
     },
     close() {
+      sweep.close();
       pool.close();
     },
   };

@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
-import type { MetaAnswer, MetaCaller } from '../streams/upstreamTypes.js';
+import type { MetaAnswer, MetaCaller, MetaDispatcher } from '../streams/upstreamTypes.js';
 import { UpstreamConnection, type UpstreamMetaStats } from './upstreamConnection.js';
 
 export type { UpstreamMetaStats, UpstreamState } from './upstreamConnection.js';
@@ -18,10 +18,21 @@ export interface UpstreamPoolOptions {
   reconnectBackoff?: { initialMs: number; maxMs: number };
   /** A reply frame declaring more bytes than this is garbage. Default 64 MiB. */
   maxReplyBytes?: number;
+  /**
+   * Calls in a row outrun by other metas of the cluster before a connection
+   * is closed and opened afresh (it looks stuck); 0 = never. Default 0.
+   */
+  silentReconnectAfter?: number;
+  /** Told when the pool closes a connection of its own accord (for metrics). */
+  onReconnect?: (meta: string, reason: 'silent') => void;
   logger?: Logger;
 }
 
-export interface UpstreamPool {
+export interface UpstreamPool extends MetaDispatcher {
+  /**
+   * The same calls as an Observable per call, for tools that make a few:
+   * subscribing sends, the answer arrives once, unsubscribing forgets the call.
+   */
   call: MetaCaller;
   /** One entry per meta ever called. */
   stats(): UpstreamMetaStats[];
@@ -48,8 +59,13 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
     backoffInitialMs: positive('reconnectBackoff.initialMs', options.reconnectBackoff?.initialMs ?? 100),
     backoffMaxMs: positive('reconnectBackoff.maxMs', options.reconnectBackoff?.maxMs ?? 2000),
     maxReplyBytes: positive('maxReplyBytes', options.maxReplyBytes ?? 64 * 1024 * 1024),
+    silentReconnectAfter: options.silentReconnectAfter ?? 0,
+    onReconnect: options.onReconnect,
     logger: options.logger,
   };
+  if (!Number.isInteger(connectionOptions.silentReconnectAfter) || connectionOptions.silentReconnectAfter < 0) {
+    throw new ConfigError(`Upstream option silentReconnectAfter must be a whole number ≥ 0, got ${String(options.silentReconnectAfter)}.`);
+  }
   const connections = new Map<string, UpstreamConnection>();
   let closed = false;
 
@@ -64,7 +80,31 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
   };
 
   return {
-    call: (meta, request) => new Observable<MetaAnswer>((subscriber) => connection(meta).call(request, subscriber)),
+    send: (meta, request, handler) => connection(meta).send(request, handler),
+    cancel: (meta, ticket, reason) => connections.get(meta)?.cancel(ticket, reason),
+    call: (meta, request) =>
+      new Observable<MetaAnswer>((subscriber) => {
+        const target = connection(meta);
+        let answered = false;
+        const ticket = target.send(request, {
+          metaAnswered: (_meta, _ticket, answer) => {
+            answered = true;
+            subscriber.next(answer);
+            subscriber.complete();
+          },
+          metaFailed: (_meta, _ticket, error) => {
+            answered = true;
+            subscriber.error(error);
+          },
+        });
+        if (typeof ticket !== 'number') {
+          subscriber.error(ticket);
+          return undefined;
+        }
+        return () => {
+          if (!answered) target.cancel(ticket, 'dropped');
+        };
+      }),
     stats: () => [...connections.values()].map((c) => c.stats()),
     close() {
       closed = true;

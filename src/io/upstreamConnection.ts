@@ -1,11 +1,10 @@
 import net from 'node:net';
-import type { Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
 import { UpstreamError } from '../errors.js';
 import { parseHostPort } from '../protocol/hostPort.js';
 import { encodeMetaRequest } from '../protocol/metaRequest.js';
 import { readMetaReply, replyFrameLength } from '../protocol/metaReply.js';
-import type { MetaAnswer, MetaRequest } from '../streams/upstreamTypes.js';
+import type { CancelReason, MetaHandler, MetaRequest } from '../streams/upstreamTypes.js';
 
 export interface UpstreamConnectionOptions {
   connectTimeoutMs: number;
@@ -13,6 +12,14 @@ export interface UpstreamConnectionOptions {
   backoffInitialMs: number;
   backoffMaxMs: number;
   maxReplyBytes: number;
+  /**
+   * Calls in a row given up as outrun (silent past the backup delay while
+   * another meta of the cluster answered) before the connection is closed and
+   * opened afresh; 0 = never.
+   */
+  silentReconnectAfter: number;
+  /** The pool closed a connection of its own accord, to open a new one when next needed. */
+  onReconnect: ((meta: string, reason: 'silent') => void) | undefined;
   logger: Logger | undefined;
 }
 
@@ -57,7 +64,7 @@ interface Link {
 export class UpstreamConnection {
   private link: Link | undefined;
   private state: UpstreamState = 'idle';
-  private readonly pending = new Map<number, Subscriber<MetaAnswer>>();
+  private readonly pending = new Map<number, MetaHandler>();
   /** Frames of calls made before the connection was up, in call order. */
   private readonly queued = new Map<number, Buffer>();
   private nextSeqid = 1;
@@ -69,34 +76,59 @@ export class UpstreamConnection {
   private answers = 0;
   private failures = 0;
   private connects = 0;
+  /** Calls outrun by another meta since this connection last answered anything. */
+  private outrunStreak = 0;
 
   constructor(
     readonly meta: string,
     private readonly options: UpstreamConnectionOptions,
   ) {}
 
-  /** Sends `request` for `subscriber`; returns the teardown that forgets the call. */
-  call(request: MetaRequest, subscriber: Subscriber<MetaAnswer>): () => void {
+  /**
+   * Sends `request`; the answer or failure goes to `handler` under the
+   * returned ticket (this connection's seqid for the call). Returns the
+   * refusal instead when the call cannot even be tried.
+   */
+  send(request: MetaRequest, handler: MetaHandler): number | UpstreamError {
     this.calls++;
     const refusal = this.refusal();
     if (refusal) {
       this.failures++;
-      subscriber.error(refusal);
-      return () => {};
+      return refusal;
     }
     const seqid = this.takeSeqid();
     const frame = encodeMetaRequest(request.name, seqid, request.args, request.timeoutMs);
-    this.pending.set(seqid, subscriber);
+    this.pending.set(seqid, handler);
     if (this.state === 'open' && this.link) {
-      this.send(this.link, frame);
+      this.write(this.link, frame);
     } else {
       this.queued.set(seqid, frame);
       if (this.state !== 'connecting') this.connect();
     }
-    return () => {
-      this.pending.delete(seqid);
-      this.queued.delete(seqid);
-    };
+    return seqid;
+  }
+
+  /** Forgets the call `ticket`; its late answer is dropped. */
+  cancel(ticket: number, reason: CancelReason): void {
+    if (!this.pending.delete(ticket)) return;
+    const written = !this.queued.delete(ticket);
+    if (reason !== 'outrun' || !written || this.options.silentReconnectAfter <= 0) return;
+    this.outrunStreak++;
+    if (this.outrunStreak >= this.options.silentReconnectAfter && this.state === 'open' && this.link) {
+      this.options.logger?.warn(
+        { meta: this.meta, outrunCalls: this.outrunStreak },
+        'MetaServer connection stuck: calls keep going unanswered while other metas of its cluster answer; reconnecting',
+      );
+      const link = this.link;
+      link.failure = new UpstreamError(
+        this.meta,
+        'closed',
+        `The connection to MetaServer ${this.meta} was closed by the proxy: ${this.outrunStreak} calls in a row went unanswered while other metas answered.`,
+      );
+      this.outrunStreak = 0;
+      link.socket.destroy();
+      this.options.onReconnect?.(this.meta, 'silent');
+    }
   }
 
   /**
@@ -104,7 +136,7 @@ export class UpstreamConnection {
    * (one client chunk carries many) goes out in one writev, and the meta reads
    * them as one chunk. A syscall per request dominated the profile.
    */
-  private send(link: Link, frame: Buffer): void {
+  private write(link: Link, frame: Buffer): void {
     if (!link.corked) {
       link.corked = true;
       link.socket.cork();
@@ -247,13 +279,13 @@ export class UpstreamConnection {
         this.reject(link, (err as Error).message);
         return;
       }
-      const subscriber = this.pending.get(reply.seqid);
-      // No entry: the caller left (unsubscribed) before the answer came.
-      if (!subscriber) continue;
+      this.outrunStreak = 0;
+      const handler = this.pending.get(reply.seqid);
+      // No entry: the caller gave the call up before the answer came.
+      if (!handler) continue;
       this.pending.delete(reply.seqid);
       this.answers++;
-      subscriber.next({ meta: this.meta, reply, frame });
-      subscriber.complete();
+      handler.metaAnswered(this.meta, reply.seqid, { meta: this.meta, reply, frame });
     }
     if (this.link === link && off < buf.length) link.rest = buf.subarray(off);
   }
@@ -269,6 +301,7 @@ export class UpstreamConnection {
     clearTimeout(link.connectTimer);
     if (this.link !== link) return;
     this.link = undefined;
+    this.outrunStreak = 0;
     let failure = link.failure;
     if (!link.connected) {
       failure ??= new UpstreamError(
@@ -305,10 +338,10 @@ export class UpstreamConnection {
 
   private failAll(error: UpstreamError): void {
     if (this.pending.size === 0) return;
-    const subscribers = [...this.pending.values()];
+    const calls = [...this.pending];
     this.pending.clear();
     this.queued.clear();
-    this.failures += subscribers.length;
-    for (const s of subscribers) s.error(error);
+    this.failures += calls.length;
+    for (const [ticket, handler] of calls) handler.metaFailed(this.meta, ticket, error);
   }
 }

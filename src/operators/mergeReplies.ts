@@ -1,42 +1,52 @@
-import { Observable, Subscription, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
+
+/** What `project` returns for a request whose reply will come later, through `later$`. */
+export const LATER = Symbol('reply later');
 
 /**
- * Maps each request to its reply, synchronously when the answer is known at
- * once (a Buffer), or through one inner Observable when it needs real async
- * work; replies are emitted as they complete, so they may overtake each other
- * (clients match them by seqid). `undefined` means "no reply" (one-way calls).
+ * Maps each request to its reply: at once (a Buffer), later (`LATER`: the
+ * reply arrives on `later$`, from a pipeline the request was handed to), or
+ * never (`undefined`, one-way calls). Replies are emitted as they come, so
+ * they may overtake each other (clients match them by seqid). Completes once
+ * the source has completed and every `LATER` reply has come.
  *
  * ```
  * source:   --a--b--c----|
- * project:  a → A (sync)   b → --B|   c → C (sync)
+ * project:  a → A   b → LATER   c → C
+ * later$:   ---------B---
  * result:   --A-----C-B--|
  * ```
  *
- * Inner observables must emit at most once and never error: a failure of one
- * request is an error reply, not an error of the connection. A throw from
- * `project` (a request that cannot be read at all) errors the stream, which
- * closes the connection.
+ * One subscription to `later$` for the life of the stream, however many
+ * requests: a request is a value, never a subscription of its own. A throw
+ * from `project` (a request that cannot be read at all) errors the stream,
+ * which closes the connection.
  *
- * @param project request → reply, or an Observable of the reply, or undefined.
- * @param onInFlight called with the number of pending async replies whenever it changes.
+ * @param project request → reply, `LATER`, or undefined
+ * @param later$ the replies of `LATER` requests, one each
+ * @param onPending called with the number of `LATER` replies outstanding whenever it changes
  */
 export function mergeReplies<T>(
-  project: (value: T) => Buffer | Observable<Buffer> | undefined,
-  onInFlight?: (inFlight: number) => void,
+  project: (value: T) => Buffer | typeof LATER | undefined,
+  later$: Observable<Buffer>,
+  onPending?: (pending: number) => void,
 ): OperatorFunction<T, Buffer> {
   return (source) =>
     new Observable<Buffer>((subscriber) => {
-      const inners = new Set<Subscription>();
+      let pending = 0;
       let sourceDone = false;
-
-      const settle = () => {
-        onInFlight?.(inners.size);
-        if (sourceDone && inners.size === 0) subscriber.complete();
-      };
-
-      const outer = source.subscribe({
+      const laterSubscription = later$.subscribe({
+        next: (reply) => {
+          pending--;
+          subscriber.next(reply);
+          onPending?.(pending);
+          if (sourceDone && pending === 0) subscriber.complete();
+        },
+        error: (error: unknown) => subscriber.error(error),
+      });
+      const sourceSubscription = source.subscribe({
         next: (value) => {
-          let answer: Buffer | Observable<Buffer> | undefined;
+          let answer: Buffer | typeof LATER | undefined;
           try {
             answer = project(value);
           } catch (error) {
@@ -44,38 +54,22 @@ export function mergeReplies<T>(
             return;
           }
           if (answer === undefined) return;
-          if (answer instanceof Uint8Array) {
-            subscriber.next(answer);
+          if (answer === LATER) {
+            pending++;
+            onPending?.(pending);
             return;
           }
-          const inner = new Subscription();
-          inners.add(inner);
-          onInFlight?.(inners.size);
-          let finished = false;
-          inner.add(
-            answer.subscribe({
-              next: (reply) => subscriber.next(reply),
-              error: (error) => subscriber.error(error),
-              complete: () => {
-                finished = true;
-                if (inners.delete(inner)) settle();
-              },
-            }),
-          );
-          // A synchronous inner has already completed before `inner` held it.
-          if (finished) inner.unsubscribe();
+          subscriber.next(answer);
         },
-        error: (error) => subscriber.error(error),
+        error: (error: unknown) => subscriber.error(error),
         complete: () => {
           sourceDone = true;
-          settle();
+          if (pending === 0) subscriber.complete();
         },
       });
-
       return () => {
-        outer.unsubscribe();
-        for (const inner of inners) inner.unsubscribe();
-        inners.clear();
+        sourceSubscription.unsubscribe();
+        laterSubscription.unsubscribe();
       };
     });
 }

@@ -1,24 +1,372 @@
-import { Observable, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
+import { Observable, type SchedulerLike } from 'rxjs';
 import { UpstreamError } from '../errors.js';
-import type { ClusterOutcome, LeaderBook, MetaAnswer, MetaCaller, MetaRequest } from './upstreamTypes.js';
+import type { Sleeper, Sweep } from './sweep.js';
+import type {
+  CancelReason,
+  ClusterOutcome,
+  ClusterRef,
+  LeaderBook,
+  MetaAnswer,
+  MetaDispatcher,
+  MetaHandler,
+  MetaRequest,
+} from './upstreamTypes.js';
 
 export interface ClusterCallDeps {
-  caller: MetaCaller;
+  dispatcher: MetaDispatcher;
   leaders: LeaderBook;
+  /** Wakes calls at their deadlines, backup times and retries. */
+  sweep: Sweep;
   /** No answer from the meta asked first within this long → ask every other meta too. */
   backupDelayMs: number;
   /** Pause before asking a meta again that said it is not ready, and between rounds. */
   retryDelayMs: number;
-  scheduler?: SchedulerLike;
+  scheduler: SchedulerLike;
+  /** One call to one meta ended: the error name it answered, the failure kind, or `cancelled`. */
+  recordCall?: (meta: string, result: string) => void;
+}
+
+/** Whoever waits for a cluster call: it has a deadline of its own. */
+export interface Waiter {
+  /** Scheduler time by which this waiter must have its outcome. */
+  readonly deadlineAt: number;
+}
+
+export type CallFailure = 'ERR_TIMEOUT' | 'ERR_NETWORK_FAILURE';
+
+/** Where a call's outcomes go. */
+export interface CallOwner<W extends Waiter> {
+  /** The cluster answered; every waiter still in `call.waiters` gets the answer. The call is over. */
+  answered(call: ClusterCall<W>, answer: MetaAnswer): void;
+  /** `waiter` gets no answer: its deadline passed (or there is nobody to ask). It has left `call.waiters`. */
+  failed(call: ClusterCall<W>, waiter: W, error: CallFailure, reason: string): void;
+  /** The call is over, whatever the reason (after `answered`, the last `failed`, or the last `leave`). */
+  ended(call: ClusterCall<W>): void;
 }
 
 /** Answers that mean "ask this meta again shortly" (PROTOCOL.md §6, Java client §7). */
 const NOT_READY: ReadonlySet<string> = new Set(['ERR_SERVICE_NOT_ACTIVE', 'ERR_UNDER_RECOVERY']);
 
+/** A ticket not known yet: `send` has not returned (a synchronous answer may come first). */
+const SENDING = -1;
+/** Not a call but a retry waiting for its time. */
+const RETRY = -2;
+
+/** One meta being asked, or waiting to be asked again. */
+interface Attempt {
+  meta: string;
+  ticket: number;
+  askedAt: number;
+  /** For a retry: when to ask again. */
+  retryAt: number;
+}
+
 /**
- * Asks a cluster for the answer of its MetaServer leader, following the
- * cluster's own directions (PROTOCOL.md §6–7): emits exactly one outcome, then
- * completes.
+ * Asks a cluster for its MetaServer leader's answer on behalf of every waiter
+ * with the same question (PROTOCOL.md §6–7), as a value-level state machine:
+ * requests go out through the dispatcher, answers come back to `metaAnswered`
+ * / `metaFailed`, and time comes from one shared sweep. It owns no Observable,
+ * Subscription or timer.
+ *
+ * - The first meta asked is the last known leader, else `metas[0]`.
+ * - FORWARD naming a meta → ask that one (learning the address if new); FORWARD
+ *   naming none, or a failed call (refused, dropped) → the next meta not yet
+ *   asked this round, immediately. A forward is never an outcome.
+ * - SERVICE_NOT_ACTIVE / UNDER_RECOVERY → the same meta again after `retryDelayMs`.
+ * - No final answer `backupDelayMs` into a round → every meta not yet asked is
+ *   asked in parallel; the first final answer wins and every other call is cancelled.
+ * - A round ends when every meta has been asked and nothing is pending; the
+ *   next one starts `retryDelayMs` later. Forwards followed per round are
+ *   bounded, so two metas naming each other cannot loop.
+ * - Each waiter fails at its own deadline: `ERR_NETWORK_FAILURE` when every
+ *   call so far failed to connect and none is pending, else `ERR_TIMEOUT`. The
+ *   call itself runs until the last waiter's deadline.
+ * - Any other answer (OK, OBJECT_NOT_FOUND, header errors, ...) is final; the
+ *   meta that gave it is remembered as the cluster's leader.
+ */
+export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
+  readonly waiters: W[] = [];
+  wakeAt = Infinity;
+  /** Metas to ask; the route's own array until a forward names a new one. */
+  private metas: readonly string[];
+  private readonly maxForwards: number;
+  private readonly attempts: Attempt[] = [];
+  /** Metas asked this round (including those still pending). */
+  private tried: string[] = [];
+  /** Metas that answered anything during this call (for telling an outrun meta from a dropped call). */
+  private heard: string[] = [];
+  /** This round's backup time, or when the next round starts. */
+  private roundAt = Infinity;
+  private roundIsBackup = false;
+  private forwards = 0;
+  private unreachable = 0;
+  private reached = 0;
+  private lastProblem = 'no meta answered';
+  private deadlineAt = -Infinity;
+  private minWaiterDeadline = Infinity;
+  private startedAt = 0;
+  private over = false;
+
+  constructor(
+    private readonly deps: ClusterCallDeps,
+    readonly cluster: ClusterRef,
+    private readonly request: Pick<MetaRequest, 'name' | 'args'>,
+    private readonly owner: CallOwner<W>,
+    /** What the owner files the call under (the partition indices of its queries). */
+    readonly key = '',
+  ) {
+    this.metas = cluster.metas;
+    this.maxForwards = cluster.metas.length + 2;
+  }
+
+  /** Adds a waiter; the first one starts the call. False when the call is already over. */
+  join(waiter: W): boolean {
+    if (this.over) return false;
+    this.waiters.push(waiter);
+    if (waiter.deadlineAt > this.deadlineAt) this.deadlineAt = waiter.deadlineAt;
+    if (waiter.deadlineAt < this.minWaiterDeadline) {
+      this.minWaiterDeadline = waiter.deadlineAt;
+      if (this.waiters.length > 1) this.rearm();
+    }
+    if (this.waiters.length === 1) this.start();
+    return true;
+  }
+
+  /** Removes a waiter that no longer wants the answer; the last one leaving cancels the call. */
+  leave(waiter: W): void {
+    const i = this.waiters.indexOf(waiter);
+    if (i < 0) return;
+    this.waiters.splice(i, 1);
+    if (this.waiters.length === 0) {
+      this.stop('dropped');
+      this.owner.ended(this);
+      return;
+    }
+    if (waiter.deadlineAt === this.minWaiterDeadline) this.minWaiterDeadline = minDeadline(this.waiters);
+  }
+
+  /** Cancels the call: every meta call is dropped, no waiter hears anything more. */
+  cancel(): void {
+    if (this.over) return;
+    this.stop('dropped');
+    this.owner.ended(this);
+  }
+
+  get isOver(): boolean {
+    return this.over;
+  }
+
+  private start(): void {
+    const { scheduler } = this.deps;
+    const now = scheduler.now();
+    this.startedAt = now;
+    if (this.metas.length === 0) return this.failAll('ERR_NETWORK_FAILURE', `cluster ${this.cluster.name} has no meta address`);
+    if (this.deadlineAt <= now) return this.failAll('ERR_TIMEOUT', `no budget left to ask cluster ${this.cluster.name}`);
+    this.startRound(now);
+  }
+
+  private failAll(error: CallFailure, reason: string): void {
+    this.stop('dropped');
+    for (const waiter of this.waiters.splice(0)) this.owner.failed(this, waiter, error, reason);
+    this.owner.ended(this);
+  }
+
+  private startRound(now: number): void {
+    this.tried = [];
+    this.forwards = 0;
+    this.roundAt = now + this.deps.backupDelayMs;
+    this.roundIsBackup = true;
+    const known = this.deps.leaders.get(this.cluster);
+    this.ask(known ?? (this.metas[0] as string), now);
+    this.rearm();
+  }
+
+  private ask(meta: string, now: number): void {
+    if (this.over) return;
+    if (!this.tried.includes(meta)) this.tried.push(meta);
+    const attempt: Attempt = { meta, ticket: SENDING, askedAt: now, retryAt: Infinity };
+    this.attempts.push(attempt);
+    const sent = this.deps.dispatcher.send(meta, { name: this.request.name, args: this.request.args, timeoutMs: Math.max(0, this.deadlineAt - now) }, this);
+    if (typeof sent !== 'number') {
+      if (this.settle(attempt)) {
+        this.deps.recordCall?.(meta, sent instanceof UpstreamError ? sent.kind : 'error');
+        this.onFailure(meta, sent, now);
+      }
+      return;
+    }
+    // A synchronous outcome has settled the attempt already.
+    if (attempt.ticket === SENDING && this.attempts.includes(attempt)) attempt.ticket = sent;
+  }
+
+  metaAnswered(meta: string, ticket: number, answer: MetaAnswer): void {
+    const attempt = this.find(meta, ticket);
+    if (attempt === undefined || !this.settle(attempt)) return;
+    const r = answer.reply;
+    this.deps.recordCall?.(meta, r.bodyError ?? r.headerError);
+    this.onAnswer(meta, answer, this.deps.scheduler.now());
+  }
+
+  metaFailed(meta: string, ticket: number, error: Error): void {
+    const attempt = this.find(meta, ticket);
+    if (attempt === undefined || !this.settle(attempt)) return;
+    this.deps.recordCall?.(meta, error instanceof UpstreamError ? error.kind : 'error');
+    this.onFailure(meta, error, this.deps.scheduler.now());
+  }
+
+  private find(meta: string, ticket: number): Attempt | undefined {
+    for (const attempt of this.attempts) {
+      if (attempt.meta === meta && (attempt.ticket === ticket || attempt.ticket === SENDING)) return attempt;
+    }
+    return undefined;
+  }
+
+  /** Removes a pending attempt; false when it is gone already (or the call is over). */
+  private settle(attempt: Attempt): boolean {
+    if (this.over) return false;
+    const i = this.attempts.indexOf(attempt);
+    if (i < 0) return false;
+    this.attempts.splice(i, 1);
+    return true;
+  }
+
+  private busy(meta: string): boolean {
+    for (const attempt of this.attempts) if (attempt.meta === meta) return true;
+    return false;
+  }
+
+  private onAnswer(meta: string, answer: MetaAnswer, now: number): void {
+    this.reached++;
+    if (!this.heard.includes(meta)) this.heard.push(meta);
+    const r = answer.reply;
+    const err = r.headerError === 'ERR_OK' ? r.bodyError : undefined;
+    if (err === 'ERR_FORWARD_TO_OTHERS') {
+      const to = r.forward;
+      this.lastProblem = to === undefined ? `${meta} is not the leader and named none` : `${meta} forwarded to ${to}`;
+      if (to !== undefined && !this.tried.includes(to) && this.forwards < this.maxForwards) {
+        this.forwards++;
+        if (!this.metas.includes(to)) this.metas = [...this.metas, to];
+        this.ask(to, now);
+      } else if (to !== undefined && this.busy(to)) {
+        // The named leader is being asked already; this path ends here.
+        this.roundMaybeOver(now);
+      } else {
+        this.askNext(now);
+      }
+      return;
+    }
+    if (err !== undefined && NOT_READY.has(err)) {
+      this.lastProblem = `${meta} answered ${err}`;
+      this.attempts.push({ meta, ticket: RETRY, askedAt: now, retryAt: now + this.deps.retryDelayMs });
+      this.rearm();
+      return;
+    }
+    this.deps.leaders.set(this.cluster, meta);
+    this.stop('outrun-or-dropped');
+    this.owner.answered(this, answer);
+    this.owner.ended(this);
+  }
+
+  private onFailure(meta: string, error: unknown, now: number): void {
+    if (error instanceof UpstreamError && (error.kind === 'connect' || error.kind === 'timeout')) this.unreachable++;
+    else this.reached++;
+    this.lastProblem = `${meta}: ${error instanceof Error ? error.message : String(error)}`;
+    this.askNext(now);
+  }
+
+  private askNext(now: number): void {
+    const next = this.metas.find((m) => !this.tried.includes(m));
+    if (next === undefined) this.roundMaybeOver(now);
+    else this.ask(next, now);
+  }
+
+  private roundMaybeOver(now: number): void {
+    if (this.over || this.attempts.length > 0) return;
+    this.roundAt = now + this.deps.retryDelayMs;
+    this.roundIsBackup = false;
+    this.rearm();
+  }
+
+  /** Time has come for something: waiter deadlines first, then the round timer, then retries. */
+  wake(now: number): void {
+    if (this.over) return;
+    if (this.minWaiterDeadline <= now) {
+      const neverReached = this.reached === 0 && this.unreachable > 0 && this.attempts.length === 0;
+      const error: CallFailure = neverReached ? 'ERR_NETWORK_FAILURE' : 'ERR_TIMEOUT';
+      const expired = this.waiters.filter((w) => w.deadlineAt <= now);
+      const remaining = this.waiters.filter((w) => w.deadlineAt > now);
+      if (remaining.length === 0) this.stop('outrun-or-dropped');
+      this.waiters.splice(0, this.waiters.length, ...remaining);
+      this.minWaiterDeadline = minDeadline(remaining);
+      for (const waiter of expired) {
+        const reason = `cluster ${this.cluster.name} gave no answer within ${waiter.deadlineAt - this.startedAt} ms (${this.lastProblem})`;
+        this.owner.failed(this, waiter, error, reason);
+      }
+      if (remaining.length === 0) {
+        this.owner.ended(this);
+        return;
+      }
+    }
+    if (this.roundAt <= now) {
+      this.roundAt = Infinity;
+      if (this.roundIsBackup) {
+        for (const m of [...this.metas]) if (!this.tried.includes(m)) this.ask(m, now);
+      } else {
+        this.startRound(now);
+      }
+      if (this.over) return;
+    }
+    for (const attempt of [...this.attempts]) {
+      if (attempt.ticket !== RETRY || attempt.retryAt > now || !this.settle(attempt)) continue;
+      this.ask(attempt.meta, now);
+      if (this.over) return;
+    }
+    this.rearm();
+  }
+
+  private rearm(): void {
+    if (this.over) return;
+    let at = Math.min(this.minWaiterDeadline, this.roundAt);
+    for (const attempt of this.attempts) if (attempt.retryAt < at) at = attempt.retryAt;
+    this.wakeAt = at;
+    this.deps.sweep.arm(this);
+  }
+
+  /**
+   * Ends the call: every meta still being asked is cancelled. After an answer
+   * (or a deadline), a meta that stayed silent past the backup delay while
+   * another meta of the cluster answered is reported as outrun.
+   */
+  private stop(how: 'outrun-or-dropped' | 'dropped'): void {
+    if (this.over) return;
+    this.over = true;
+    this.deps.sweep.disarm(this);
+    const now = this.deps.scheduler.now();
+    for (const attempt of this.attempts.splice(0)) {
+      if (attempt.ticket === RETRY) continue;
+      let reason: CancelReason = 'dropped';
+      if (
+        how === 'outrun-or-dropped' &&
+        now - attempt.askedAt >= this.deps.backupDelayMs &&
+        this.heard.some((m) => m !== attempt.meta)
+      ) {
+        reason = 'outrun';
+      }
+      this.deps.recordCall?.(attempt.meta, 'cancelled');
+      if (attempt.ticket >= 0) this.deps.dispatcher.cancel(attempt.meta, attempt.ticket, reason);
+    }
+  }
+}
+
+function minDeadline(waiters: readonly Waiter[]): number {
+  let min = Infinity;
+  for (const w of waiters) if (w.deadlineAt < min) min = w.deadlineAt;
+  return min;
+}
+
+/**
+ * One cluster call as an Observable, for callers that make a few (the
+ * operator tool) and for marble tests: emits exactly one outcome, then
+ * completes; unsubscribing cancels the call.
  *
  * ```
  * metas:     a, b, c        leader known: none      backupDelay 3, deadline 10
@@ -28,196 +376,25 @@ const NOT_READY: ReadonlySet<string> = new Set(['ERR_SERVICE_NOT_ACTIVE', 'ERR_U
  * result:    -----(A|)      A = answer o from b; b becomes the known leader
  * ```
  *
- * - The first meta asked is the last known leader, else `metas[0]`.
- * - FORWARD naming a meta → ask that one (learning the address if new); FORWARD
- *   naming none, or a failed call (refused, dropped) → the next meta not yet
- *   asked this round, immediately. A forward is never an outcome.
- * - SERVICE_NOT_ACTIVE / UNDER_RECOVERY → the same meta again after `retryDelayMs`.
- * - No final answer `backupDelayMs` into a round → every meta not yet asked is
- *   asked in parallel; the first final answer wins and every other call is
- *   unsubscribed.
- * - A round ends when every meta has been asked and nothing is pending; the
- *   next one starts `retryDelayMs` later. Forwards followed per round are
- *   bounded, so two metas naming each other cannot loop.
- * - At the deadline: `ERR_NETWORK_FAILURE` when every call failed to connect,
- *   else `ERR_TIMEOUT`.
- * - Any other answer (OK, OBJECT_NOT_FOUND, header errors, ...) is final; the
- *   meta that gave it is remembered as the cluster's leader.
- *
- * Each call carries the budget left (`timeoutMs`). Time comes only from the scheduler.
- *
- * @param deps the meta caller, the leader book and the timing policy
+ * @param deps the dispatcher, the leader book, the sweep and the timing policy
  * @param cluster the cluster's name (leader book key) and its meta addresses
- * @param request what to ask; `timeoutMs` is replaced per call
+ * @param request what to ask; `timeoutMs` is set per call from the budget left
  * @param deadlineMs budget from subscription to the failed outcome
  */
 export function clusterCall(
   deps: ClusterCallDeps,
-  cluster: { name: string; metas: string[] },
-  request: MetaRequest,
+  cluster: ClusterRef,
+  request: Pick<MetaRequest, 'name' | 'args'>,
   deadlineMs: number,
 ): Observable<ClusterOutcome> {
   return new Observable<ClusterOutcome>((subscriber) => {
-    const scheduler = deps.scheduler ?? asyncScheduler;
-    const deadline = scheduler.now() + deadlineMs;
-    // Grows with forward targets the route did not list; local to this call.
-    const metas = [...cluster.metas];
-    const maxForwards = cluster.metas.length + 2;
-    /** Metas with a call in flight or a retry pending, and how to cancel that. */
-    const busy = new Map<string, Subscription>();
-    /** Metas asked this round (including those still busy). */
-    const tried = new Set<string>();
-    const timers = new Subscription();
-    /** This round's backup timer, or the timer that starts the next round. */
-    let round = new Subscription();
-    let forwards = 0;
-    let unreachable = 0;
-    let reached = 0;
-    let lastProblem = 'no meta answered';
-    let done = false;
-
-    const stopAll = (): void => {
-      done = true;
-      round.unsubscribe();
-      timers.unsubscribe();
-      const calls = [...busy.values()];
-      busy.clear();
-      for (const c of calls) c.unsubscribe();
-    };
-
-    const finish = (outcome: ClusterOutcome): void => {
-      if (done) return;
-      stopAll();
-      subscriber.next(outcome);
-      subscriber.complete();
-    };
-
-    const roundMaybeOver = (): void => {
-      if (done || busy.size > 0) return;
-      round.unsubscribe();
-      round = new Subscription();
-      round.add(scheduler.schedule(startRound, deps.retryDelayMs));
-    };
-
-    const askNext = (): void => {
-      const next = metas.find((m) => !tried.has(m));
-      if (next === undefined) roundMaybeOver();
-      else ask(next);
-    };
-
-    const onAnswer = (meta: string, answer: MetaAnswer): void => {
-      reached++;
-      const r = answer.reply;
-      const err = r.headerError === 'ERR_OK' ? r.bodyError : undefined;
-      if (err === 'ERR_FORWARD_TO_OTHERS') {
-        const to = r.forward;
-        lastProblem = to === undefined ? `${meta} is not the leader and named none` : `${meta} forwarded to ${to}`;
-        if (to !== undefined && !tried.has(to) && forwards < maxForwards) {
-          forwards++;
-          if (!metas.includes(to)) metas.push(to);
-          ask(to);
-        } else if (to !== undefined && busy.has(to)) {
-          // The named leader is being asked already; this path ends here.
-          roundMaybeOver();
-        } else {
-          askNext();
-        }
-        return;
-      }
-      if (err !== undefined && NOT_READY.has(err)) {
-        lastProblem = `${meta} answered ${err}`;
-        busy.set(
-          meta,
-          scheduler.schedule(() => {
-            busy.delete(meta);
-            ask(meta);
-          }, deps.retryDelayMs),
-        );
-        return;
-      }
-      deps.leaders.set(cluster, meta);
-      finish({ kind: 'answer', answer });
-    };
-
-    const onFailure = (meta: string, error: unknown): void => {
-      if (error instanceof UpstreamError && (error.kind === 'connect' || error.kind === 'timeout')) unreachable++;
-      else reached++;
-      lastProblem = `${meta}: ${error instanceof Error ? error.message : String(error)}`;
-      askNext();
-    };
-
-    function ask(meta: string): void {
-      if (done) return;
-      tried.add(meta);
-      const call = new Subscription();
-      busy.set(meta, call);
-      let settled = false;
-      // False when the call already ended (or the whole thing did).
-      const settle = (): boolean => {
-        if (settled || done) return false;
-        settled = true;
-        busy.delete(meta);
-        call.unsubscribe();
-        return true;
-      };
-      let answer$: Observable<MetaAnswer>;
-      try {
-        answer$ = deps.caller(meta, { ...request, timeoutMs: Math.max(0, deadline - scheduler.now()) });
-      } catch (error) {
-        if (settle()) onFailure(meta, error);
-        return;
-      }
-      // A synchronous answer settles before `subscribe` returns; adding to the
-      // closed `call` then unsubscribes the inner at once.
-      call.add(
-        answer$.subscribe({
-          next: (answer) => {
-            if (settle()) onAnswer(meta, answer);
-          },
-          error: (error: unknown) => {
-            if (settle()) onFailure(meta, error);
-          },
-          complete: () => {
-            if (settle()) onFailure(meta, new Error(`the call to ${meta} ended without an answer`));
-          },
-        }),
-      );
-    }
-
-    function startRound(): void {
-      round.unsubscribe();
-      round = new Subscription();
-      tried.clear();
-      forwards = 0;
-      // Armed before the first ask, so a round that ends synchronously cancels it.
-      round.add(
-        scheduler.schedule(() => {
-          for (const m of [...metas]) if (!tried.has(m)) ask(m);
-        }, deps.backupDelayMs),
-      );
-      const known = deps.leaders.get(cluster);
-      ask(known ?? (metas[0] as string));
-    }
-
-    if (metas.length === 0) {
-      finish({ kind: 'failed', error: 'ERR_NETWORK_FAILURE', reason: `cluster ${cluster.name} has no meta address` });
-      return;
-    }
-    if (deadlineMs <= 0) {
-      finish({ kind: 'failed', error: 'ERR_TIMEOUT', reason: `no budget left to ask cluster ${cluster.name}` });
-      return;
-    }
-    timers.add(
-      scheduler.schedule(() => {
-        const neverReached = reached === 0 && unreachable > 0 && busy.size === 0;
-        finish({
-          kind: 'failed',
-          error: neverReached ? 'ERR_NETWORK_FAILURE' : 'ERR_TIMEOUT',
-          reason: `cluster ${cluster.name} gave no answer within ${deadlineMs} ms (${lastProblem})`,
-        });
-      }, deadlineMs),
-    );
-    startRound();
-    return stopAll;
+    const waiter: Waiter = { deadlineAt: deps.scheduler.now() + deadlineMs };
+    const call = new ClusterCall<Waiter>(deps, cluster, request, {
+      answered: (_call, answer) => subscriber.next({ kind: 'answer', answer }),
+      failed: (_call, _waiter, error, reason) => subscriber.next({ kind: 'failed', error, reason }),
+      ended: () => subscriber.complete(),
+    });
+    call.join(waiter);
+    return () => call.cancel();
   });
 }

@@ -10,13 +10,10 @@
  * not parse keeps the last good routes (marked stale) and is logged.
  */
 import {
-  NEVER,
   Observable,
   asyncScheduler,
-  concat,
   distinctUntilChanged,
   map,
-  of,
   scan,
   shareReplay,
   startWith,
@@ -25,12 +22,10 @@ import {
   type Subscriber,
 } from 'rxjs';
 import { load } from 'js-yaml';
-import { LRUCache } from 'lru-cache';
-import { sameRouteState } from '../operators/distinctRouteStates.js';
 import type { FileSnapshot, FileWatcher } from './fileWatchTypes.js';
 import { routeFromValue, tableNameProblem } from './parseRoute.js';
+import { createRouteCache, type RegistryLogger } from './routeCache.js';
 import type { RegistryHooks, RouteInfo, RouteRegistry, RouteState } from './routeTypes.js';
-import type { RegistryLogger } from './zkRegistry.js';
 
 export interface FileRegistryDeps {
   /** The routes file (absolute, or relative to the working directory). */
@@ -88,25 +83,8 @@ export function nextLoaded(previous: Loaded, snapshot: FileSnapshot, file: strin
   return { routes: parsed.routes, generation: previous.generation + 1, problem: undefined };
 }
 
-/**
- * One table's route stream. Its state is pushed by the registry on each load,
- * so caching a table costs no subscription to the file stream: with many more
- * tables queried than cached, every request is a miss, and a subscription per
- * miss (and its removal on eviction) dominated the profile (BENCHMARKS.md).
- */
-interface Entry {
-  table: string;
-  route$: Observable<RouteState>;
-  observers: Set<Subscriber<RouteState>>;
-  state: RouteState | undefined;
-  changedAt: number;
-  /** In the LRU; an evicted entry still observed by requests in flight keeps following the file. */
-  cached: boolean;
-}
-
 const noop = (): void => undefined;
 const silent: RegistryLogger = { debug: noop, info: noop, warn: noop, error: noop };
-const constant = (state: RouteState): Observable<RouteState> => concat(of(state), NEVER);
 
 export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
   const { file, watch } = deps;
@@ -119,33 +97,45 @@ export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
   let current: Loaded = { routes: undefined, generation: 0, problem: undefined };
   /** Whether `current` is a load (before it, route streams wait). */
   let loadedOnce = false;
-  let disposed = false;
-  const evictedButObserved = new Set<Entry>();
+  /**
+   * The feeds of observed tables. Each load pushes every one its table's
+   * state, so caching a table costs no subscription to the file stream: with
+   * many more tables queried than cached, every request is a miss, and a
+   * subscription per miss dominated the profile (BENCHMARKS.md).
+   */
+  const feeds = new Map<string, Set<Subscriber<RouteState>>>();
 
-  const cache = new LRUCache<string, Entry>({
-    max: capacity,
-    dispose: (entry) => {
-      entry.cached = false;
-      if (entry.observers.size > 0) evictedButObserved.add(entry);
-    },
-  });
-
-  const update = (entry: Entry): void => {
-    const state = stateOf(entry.table, current);
-    if (entry.state !== undefined && sameRouteState(entry.state, state)) return;
-    entry.state = state;
-    entry.changedAt = now();
-    // A copy: an observer that gets its answer leaves during the loop.
-    for (const observer of [...entry.observers]) observer.next(state);
+  const stateOf = (table: string, loaded: Loaded): RouteState => {
+    if (loaded.routes === undefined) {
+      return { kind: 'unavailable', table, reason: loaded.problem ?? `${file} is not loaded yet` };
+    }
+    return loaded.routes.get(table) ?? { kind: 'missing', table };
   };
+
+  const feed = (table: string): Observable<RouteState> =>
+    new Observable<RouteState>((subscriber) => {
+      let set = feeds.get(table);
+      if (set === undefined) feeds.set(table, (set = new Set()));
+      set.add(subscriber);
+      if (loadedOnce) subscriber.next(stateOf(table, current));
+      return () => {
+        set.delete(subscriber);
+        if (set.size === 0 && feeds.get(table) === set) feeds.delete(table);
+      };
+    });
+
+  const cache = createRouteCache({ capacity, feed, now, hooks, logger });
 
   const loads$ = watch(file).pipe(
     scan((previous: Loaded, snapshot: FileSnapshot) => nextLoaded(previous, snapshot, file), current),
     tap((loaded) => {
       current = loaded;
       loadedOnce = true;
-      for (const entry of cache.values()) update(entry);
-      for (const entry of evictedButObserved) update(entry);
+      // A copy per table: a subscriber that gets its answer may leave during the loop.
+      for (const [table, subscribers] of feeds) {
+        const state = stateOf(table, loaded);
+        for (const subscriber of [...subscribers]) subscriber.next(state);
+      }
       if (loaded.problem !== undefined) {
         logger.warn({ file, reason: loaded.problem }, loaded.routes ? 'routes file edit rejected; keeping the last good routes' : 'routes file not loaded');
       } else {
@@ -155,13 +145,6 @@ export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
     shareReplay({ bufferSize: 1, refCount: true }),
   );
 
-  const stateOf = (table: string, loaded: Loaded): RouteState => {
-    if (loaded.routes === undefined) {
-      return { kind: 'unavailable', table, reason: loaded.problem ?? `${file} is not loaded yet` };
-    }
-    return loaded.routes.get(table) ?? { kind: 'missing', table };
-  };
-
   const ready$ = loads$.pipe(
     map((loaded) => loaded.routes !== undefined),
     startWith(false),
@@ -170,55 +153,28 @@ export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
   );
   // Reads the file now and keeps it watched for the registry's lifetime.
   const loading = loads$.subscribe();
-
-  const miss = (table: string): Observable<RouteState> => {
-    const problem = tableNameProblem(table);
-    if (problem !== undefined) return constant({ kind: 'invalid', table, reason: problem });
-    if (disposed) return constant({ kind: 'unavailable', table, reason: 'the route registry is closed' });
-    const entry: Entry = {
-      table,
-      route$: NEVER,
-      observers: new Set(),
-      state: loadedOnce ? stateOf(table, current) : undefined,
-      changedAt: now(),
-      cached: true,
-    };
-    entry.route$ = new Observable<RouteState>((subscriber) => {
-      entry.observers.add(subscriber);
-      if (entry.state !== undefined) subscriber.next(entry.state);
-      return () => {
-        entry.observers.delete(subscriber);
-        if (entry.observers.size === 0 && !entry.cached) evictedButObserved.delete(entry);
-      };
-    });
-    cache.set(table, entry);
-    try {
-      hooks.cacheSize?.(cache.size);
-    } catch (err) {
-      logger.error({ err, hook: 'cacheSize' }, 'registry hook threw');
-    }
-    return entry.route$;
-  };
+  let disposed = false;
 
   return {
-    route: (table) => cache.get(table)?.route$ ?? miss(table),
+    route: (table) => cache.route(table),
     tables: () => {
       const out: RouteInfo[] = [];
-      for (const [table, entry] of cache.entries()) {
+      for (const entry of cache.entries()) {
         if (entry.state === undefined) continue;
         // Served from the last good load while the file on disk says something unusable.
         const stale = entry.state.kind !== 'unavailable' && current.problem !== undefined;
-        out.push({ table, state: entry.state, stale, changedAt: entry.changedAt });
+        out.push({ table: entry.table, state: entry.state, stale, changedAt: entry.changedAt });
       }
       return out;
     },
+    evicted$: cache.evicted$,
     ready$,
     dispose: () => {
       if (disposed) return;
       disposed = true;
-      cache.clear();
-      evictedButObserved.clear();
+      cache.dispose();
       loading.unsubscribe();
+      feeds.clear();
     },
   };
 }

@@ -36,6 +36,11 @@ export interface RouteRegistry {
   route(table: string): Observable<RouteState>;
   /** Every cached route. */
   tables(): RouteInfo[];
+  /**
+   * Each table that leaves the cache: whoever holds per-table state built on
+   * its route stream lets it go (once idle), so the table's watch can end.
+   */
+  readonly evicted$: Observable<string>;
   /** True while the registry can answer (ZooKeeper connected, or the file loaded). */
   readonly ready$: Observable<boolean>;
   dispose(): void;

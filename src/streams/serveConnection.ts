@@ -1,23 +1,28 @@
-import { Observable, Subscription, type SchedulerLike } from 'rxjs';
+import { AsyncSubject, Observable, Subject, defer, of, race, take, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { decodeFrames } from '../operators/decodeFrames.js';
-import { mergeReplies } from '../operators/mergeReplies.js';
-import { readMessageBegin, readQueryConfigRequest } from '../protocol/request.js';
-import { encodeHandlerNotFound, encodeQueryConfigError } from '../protocol/response.js';
-import { RPC_QUERY_CONFIG } from '../protocol/errorCodes.js';
-import { ProtocolError } from '../errors.js';
+import { flowControl, type FlowEvent } from '../operators/flowControl.js';
+import { idlePartialFrame } from '../operators/idlePartialFrame.js';
+import { LATER, mergeReplies } from '../operators/mergeReplies.js';
+import { encodeQueryConfigError } from '../protocol/response.js';
 import type { RequestFrame } from '../protocol/types.js';
 import type { ClientConnection } from './connectionTypes.js';
-import { answerQuery, type AnswerQueryDeps } from './answerQuery.js';
+import { dispatchFrame, type DispatchContext } from './dispatchFrame.js';
+import type { ProxyHooks } from './proxyTypes.js';
+import type { Query, QueryOrigin } from './queryTypes.js';
+import type { TableRouter } from './tableRouter.js';
 
-const ONEWAY = 4;
-
-export interface ServeOptions extends AnswerQueryDeps {
+export interface ServeOptions {
+  /** Where queries go: their table's pipeline. */
+  router: Pick<TableRouter, 'submit'>;
+  scheduler: SchedulerLike;
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  hooks: Pick<ProxyHooks, 'connectionOpened' | 'connectionClosed' | 'queryReceived' | 'frameRejected'>;
   maxFrameBytes: number;
   maxInFlightPerConnection: number;
   /** Close a connection holding a partial frame for this long; 0 = never. */
   partialFrameTimeoutMs: number;
-  scheduler: SchedulerLike;
   logger?: Logger;
 }
 
@@ -37,138 +42,128 @@ export interface ConnectionSession {
 }
 
 /**
- * Serves one client connection: frames in, replies out as they complete.
+ * Serves one client connection with one pipeline: chunks → frames → a reply
+ * at once, or a query handed to its table's pipeline whose reply comes back
+ * through this connection's `answered` subject → the socket.
  *
- * Flow control: at `maxInFlightPerConnection` pending requests, or while the
- * client is not draining its replies, reading stops (TCP pushes back on the
- * client). Frames already read beyond twice the limit (one large chunk can
- * carry many) are answered `ERR_BUSY` at once, so the queue stays bounded.
- * A malformed frame closes this connection only.
+ * ```
+ * chunks$:  --a---b--c---|       a: query, b: another RPC, c: query
+ * replies:  ------B-A---C|       B at once; A and C from their tables' pipelines
+ * ```
+ *
+ * Flow control (`flowControl`): at `maxInFlightPerConnection` requests in
+ * flight, or while the client is not draining its replies, reading stops (TCP
+ * pushes back on the client). Frames already read beyond twice the limit (one
+ * large chunk can carry many) are answered `ERR_BUSY` at once, so the queue
+ * stays bounded. A malformed frame, or a partial frame held idle too long
+ * (`idlePartialFrame`), closes this connection only. A client gone mid-request
+ * withdraws its queries (their cluster calls are dropped unless shared).
  */
 export function serveConnection(connection: ClientConnection, options: ServeOptions): ConnectionSession {
-  const { scheduler, logger, hooks } = options;
+  const { scheduler, logger, hooks, router } = options;
+  const peer = connection.peer;
   const maxInFlight = options.maxInFlightPerConnection;
-  let inFlight = 0;
-  let writeBlocked = false;
+  const inFlight = new Set<Query>();
+  const answered = new Subject<Buffer>();
+  const flow = new Subject<FlowEvent>();
+  const done$ = new AsyncSubject<void>();
+  const drained$ = new Subject<void>();
   let draining = false;
-  let paused = false;
   let finished = false;
-  const doneWaiters: Array<() => void> = [];
-  const drainWaiters: Array<() => void> = [];
-  const subscription = new Subscription();
+  let writeBlocked: Subscription | undefined;
+  const subscription = flow.pipe(flowControl(maxInFlight)).subscribe((pause) => (pause ? connection.pause() : connection.resume()));
 
-  const updateFlow = () => {
-    const shouldPause = draining || writeBlocked || inFlight >= maxInFlight;
-    if (shouldPause === paused) return;
-    paused = shouldPause;
-    if (paused) connection.pause();
-    else connection.resume();
+  /** The query being handed to its pipeline right now, whose reply may come back at once. */
+  let submitting: Query | undefined;
+  let replyAtOnce: Buffer | undefined;
+  const origin: QueryOrigin = {
+    peer,
+    answered: (query) => {
+      inFlight.delete(query);
+      if (query === submitting) replyAtOnce = query.reply;
+      else answered.next(query.reply!);
+    },
+  };
+  const context: DispatchContext = {
+    origin,
+    now: 0,
+    defaultTimeoutMs: options.defaultTimeoutMs,
+    maxTimeoutMs: options.maxTimeoutMs,
+    onUnreadableArgs: (error) => logger?.warn({ peer, err: error.message }, 'unreadable query-config arguments'),
   };
 
-  const finish = () => {
+  const finish = (): void => {
     if (finished) return;
     finished = true;
     subscription.unsubscribe();
-    hooks.connectionClosed?.(connection.peer);
-    for (const waiter of doneWaiters.splice(0)) waiter();
-    for (const waiter of drainWaiters.splice(0)) waiter();
+    // A client gone mid-request cancels its upstream calls, unless others share them.
+    for (const query of inFlight) query.holder?.withdraw(query);
+    inFlight.clear();
+    hooks.connectionClosed?.(peer);
+    done$.next();
+    done$.complete();
+    drained$.next();
   };
 
-  // Partial-frame idle timer: a connection that holds an incomplete frame and
-  // sends nothing more for partialFrameTimeoutMs is closed (slowloris). Any
-  // chunk counts as progress; rather than re-arm a timer per chunk, the one
-  // timer checks on expiry whether progress was made and sleeps on if so.
-  let partialTimer: Subscription | undefined;
-  let pendingBytes = 0;
-  let lastProgressAt = 0;
-  const idleMs = options.partialFrameTimeoutMs;
-  const armPartialTimer = (delay: number) => {
-    partialTimer = scheduler.schedule(function check() {
-      const idleFor = scheduler.now() - lastProgressAt;
-      if (pendingBytes === 0) {
-        partialTimer = undefined;
-      } else if (idleFor < idleMs) {
-        this.schedule(undefined, idleMs - idleFor);
-      } else {
-        logger?.warn({ peer: connection.peer, pendingBytes, timeoutMs: idleMs }, 'closing connection: partial frame idle too long');
-        hooks.frameRejected?.(connection.peer, 'idle');
-        connection.destroy();
-        finish();
-      }
-    }, delay);
-    subscription.add(partialTimer);
-  };
-  const onPartial = (pending: number) => {
-    if (idleMs <= 0) return;
-    pendingBytes = pending;
-    lastProgressAt = scheduler.now();
-    if (pending > 0 && partialTimer === undefined) armPartialTimer(idleMs);
+  const reject = (reason: string, message: string, extra: Record<string, unknown> = {}): void => {
+    logger?.warn({ peer, reason, ...extra }, message);
+    hooks.frameRejected?.(peer, reason);
+    connection.destroy();
+    finish();
   };
 
-  const answer = (frame: RequestFrame): Buffer | Observable<Buffer> | undefined => {
-    // An unreadable message begin leaves no seqid to answer under: the frame
-    // is garbage, and the throw closes the connection.
-    const begin = readMessageBegin(frame.body);
-    if (begin.type === ONEWAY) return undefined;
-    if (begin.name !== RPC_QUERY_CONFIG) return encodeHandlerNotFound(begin.name, begin.seqid);
-    let request;
-    try {
-      request = readQueryConfigRequest(frame.body, begin.argsOffset);
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      logger?.warn({ peer: connection.peer, err: error.message }, 'unreadable query-config arguments');
-      return encodeQueryConfigError('ERR_INVALID_PARAMETERS', begin.seqid);
-    }
-    hooks.queryReceived?.(request.table);
-    if (inFlight >= 2 * maxInFlight) return encodeQueryConfigError('ERR_BUSY', begin.seqid);
-    return answerQuery(options, {
-      table: request.table,
-      partitionIndices: request.partitionIndices,
-      seqid: begin.seqid,
-      name: begin.name,
-      args: frame.body.subarray(begin.argsOffset),
-      clientTimeoutMs: frame.header.clientTimeoutMs,
-      peer: connection.peer,
-    });
+  const answer = (frame: RequestFrame): Buffer | typeof LATER | undefined => {
+    context.now = scheduler.now();
+    const result = dispatchFrame(frame, context);
+    if (result === undefined || result instanceof Uint8Array) return result;
+    hooks.queryReceived?.(result.table);
+    if (inFlight.size >= 2 * maxInFlight) return encodeQueryConfigError('ERR_BUSY', result.seqid);
+    inFlight.add(result);
+    submitting = result;
+    router.submit(result);
+    submitting = undefined;
+    // A table whose route is known to be unusable answers at once.
+    const reply = replyAtOnce;
+    replyAtOnce = undefined;
+    return reply ?? LATER;
   };
 
-  const onInFlight = (count: number) => {
-    inFlight = count;
-    updateFlow();
-    if (draining && count === 0) for (const waiter of drainWaiters.splice(0)) waiter();
-  };
-
-  let drainWait: Subscription | undefined;
   const onDrained = (): void => {
-    if (drainWait !== undefined) {
-      subscription.remove(drainWait);
-      drainWait.unsubscribe();
-      drainWait = undefined;
-    }
-    writeBlocked = false;
-    updateFlow();
+    writeBlocked?.unsubscribe();
+    writeBlocked = undefined;
+    flow.next('drained');
   };
 
-  hooks.connectionOpened?.(connection.peer);
+  hooks.connectionOpened?.(peer);
+  const partial = options.partialFrameTimeoutMs > 0 ? new Subject<number>() : undefined;
+  if (partial !== undefined) {
+    subscription.add(
+      partial.pipe(idlePartialFrame(options.partialFrameTimeoutMs, scheduler)).subscribe((pendingBytes) =>
+        reject('idle', 'closing connection: partial frame idle too long', { pendingBytes, timeoutMs: options.partialFrameTimeoutMs }),
+      ),
+    );
+  }
   subscription.add(
     connection.chunks$
-      .pipe(decodeFrames({ maxFrameBytes: options.maxFrameBytes, onPartial }), mergeReplies(answer, onInFlight))
+      .pipe(
+        decodeFrames({ maxFrameBytes: options.maxFrameBytes, ...(partial && { onPartial: (bytes: number) => partial.next(bytes) }) }),
+        mergeReplies(answer, answered, (pending) => {
+          flow.next(pending);
+          if (draining && pending === 0) drained$.next();
+        }),
+      )
       .subscribe({
         next: (reply) => {
-          if (!connection.write(reply) && !writeBlocked) {
-            writeBlocked = true;
+          if (!connection.write(reply) && writeBlocked === undefined) {
             // Listened to only while blocked: an idle connection holds no drain subscription.
-            drainWait = connection.drain$.subscribe(onDrained);
-            subscription.add(drainWait);
-            updateFlow();
+            writeBlocked = connection.drain$.subscribe(onDrained);
+            subscription.add(writeBlocked);
+            flow.next('blocked');
           }
         },
         error: (error: unknown) => {
           const reason = (error as { reason?: string }).reason ?? 'unreadable';
-          logger?.warn({ peer: connection.peer, reason, err: (error as Error).message }, 'closing connection: invalid frame');
-          hooks.frameRejected?.(connection.peer, reason);
-          connection.destroy();
-          finish();
+          reject(reason, 'closing connection: invalid frame', { err: (error as Error).message });
         },
         complete: () => {
           // The client ended its side and every request it sent is answered.
@@ -177,47 +172,17 @@ export function serveConnection(connection: ClientConnection, options: ServeOpti
         },
       }),
   );
-  // A client gone mid-request cancels its upstream calls (their teardown).
   subscription.add(connection.closed$.subscribe(() => finish()));
-
-  const done$ = new Observable<void>((subscriber) => {
-    if (finished) {
-      subscriber.next();
-      subscriber.complete();
-      return undefined;
-    }
-    const waiter = () => {
-      subscriber.next();
-      subscriber.complete();
-    };
-    doneWaiters.push(waiter);
-    return () => {
-      const i = doneWaiters.indexOf(waiter);
-      if (i >= 0) doneWaiters.splice(i, 1);
-    };
-  });
 
   return {
     connection,
-    inFlight: () => inFlight,
-    done$,
+    inFlight: () => inFlight.size,
+    done$: done$.asObservable(),
     drain: () =>
-      new Observable<void>((subscriber) => {
+      defer(() => {
         draining = true;
-        updateFlow();
-        const waiter = () => {
-          subscriber.next();
-          subscriber.complete();
-        };
-        if (finished || inFlight === 0) {
-          waiter();
-          return undefined;
-        }
-        drainWaiters.push(waiter);
-        return () => {
-          const i = drainWaiters.indexOf(waiter);
-          if (i >= 0) drainWaiters.splice(i, 1);
-        };
+        flow.next('draining');
+        return finished || inFlight.size === 0 ? of(undefined) : race(done$, drained$).pipe(take(1));
       }),
     close: () => {
       connection.destroy();

@@ -27,6 +27,42 @@ export interface MetaAnswer {
  */
 export type MetaCaller = (meta: string, request: MetaRequest) => Observable<MetaAnswer>;
 
+/** Why a call to a meta is given up before it answered. */
+export type CancelReason =
+  /**
+   * The meta stayed silent past the backup delay while another meta of its
+   * cluster answered this call: a hint that its connection is stuck.
+   */
+  | 'outrun'
+  /** Nobody wants the answer any more (the route moved, the client left, the deadline passed). */
+  | 'dropped';
+
+/** Receives the outcome of calls made through a `MetaDispatcher`. */
+export interface MetaHandler {
+  /** `meta` answered the call `ticket`. Never called synchronously from `send`. */
+  metaAnswered(meta: string, ticket: number, answer: MetaAnswer): void;
+  /** The call `ticket` to `meta` failed (connection refused or dropped, unreadable reply, ...). */
+  metaFailed(meta: string, ticket: number, error: Error): void;
+}
+
+/**
+ * The upstream driver's runtime for the hot path: requests are values handed
+ * to one long-lived connection per meta and answers come back to a handler
+ * through the connection's seqid map, so a call costs no Observable,
+ * Subscription or timer.
+ */
+export interface MetaDispatcher {
+  /**
+   * Sends `request` to `meta` (connecting if needed). Returns the ticket that
+   * names the call in the handler's callbacks and in `cancel`, or the error
+   * that kept it from being sent at all (pool closed, too many pending, meta
+   * backing off after a refused connect).
+   */
+  send(meta: string, request: MetaRequest, handler: MetaHandler): number | Error;
+  /** Forgets the call; its late answer is dropped. */
+  cancel(meta: string, ticket: number, reason: CancelReason): void;
+}
+
 /** Result of asking a cluster: its leader's answer, or why there is none. */
 export type ClusterOutcome =
   | { kind: 'answer'; answer: MetaAnswer }

@@ -8,37 +8,29 @@
  * subscription and, once no request uses the stream either, the watch.
  */
 import {
-  NEVER,
-  ReplaySubject,
-  asyncScheduler,
-  concat,
   connect,
   defer,
   distinctUntilChanged,
   filter,
   map,
   merge,
-  of,
   scan,
-  share,
   shareReplay,
   takeUntil,
   tap,
   timer,
+  asyncScheduler,
   type Observable,
   type SchedulerLike,
-  type Subscription,
 } from 'rxjs';
-import { LRUCache } from 'lru-cache';
-import type { BaseLogger } from 'pino';
 import { ConfigError } from '../errors.js';
 import { distinctRouteStates } from '../operators/distinctRouteStates.js';
-import { parseRoute, tableNameProblem } from './parseRoute.js';
+import { parseRoute } from './parseRoute.js';
+import { createRouteCache, type CachedRoute, type RegistryLogger } from './routeCache.js';
 import type { RegistryHooks, RouteInfo, RouteRegistry, RouteState } from './routeTypes.js';
 import type { ZkNodeEvent, ZkWatchSource } from './zkTypes.js';
 
-export type RegistryLogger = Pick<BaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
-
+export type { RegistryLogger } from './routeCache.js';
 export interface ZkRegistryDeps {
   driver: ZkWatchSource;
   /** Route nodes live at `<root>/<table>`. */
@@ -52,16 +44,6 @@ export interface ZkRegistryDeps {
   now?: () => number;
   hooks?: RegistryHooks;
   logger?: RegistryLogger;
-}
-
-/** One cached table. The stream's taps keep the other fields current for `tables()`. */
-interface Entry {
-  route$: Observable<RouteState>;
-  keepAlive: Subscription | undefined;
-  state: RouteState | undefined;
-  changedAt: number;
-  /** The last word from ZooKeeper about this table was a failed read. */
-  failing: boolean;
 }
 
 type Step = ZkNodeEvent | { kind: 'timeout' };
@@ -86,9 +68,6 @@ export function nextRouteState(table: string, previous: RouteState | undefined, 
 
 const noop = (): void => undefined;
 const silent: RegistryLogger = { debug: noop, info: noop, warn: noop, error: noop };
-
-/** Never-ending stream of one value: route streams do not complete while the registry lives. */
-const constant = (state: RouteState): Observable<RouteState> => concat(of(state), NEVER);
 
 export function createZkRegistry(deps: ZkRegistryDeps): RouteRegistry {
   const { driver, capacity, timeoutMs } = deps;
@@ -128,12 +107,7 @@ export function createZkRegistry(deps: ZkRegistryDeps): RouteRegistry {
     shareReplay({ bufferSize: 1, refCount: true }),
   );
 
-  const cache = new LRUCache<string, Entry>({
-    max: capacity,
-    dispose: (entry) => entry.keepAlive?.unsubscribe(),
-  });
-
-  const watchTable = (table: string, entry: Entry): Observable<RouteState> => {
+  const watchTable = (table: string, entry: CachedRoute): Observable<RouteState> => {
     const path = `${prefix}/${table}`;
     return defer(() => {
       callHook('zkRead', () => hooks.zkRead?.(table));
@@ -159,49 +133,35 @@ export function createZkRegistry(deps: ZkRegistryDeps): RouteRegistry {
       filter((state): state is RouteState => state !== undefined),
       distinctRouteStates(),
       tap((state) => {
-        entry.state = state;
-        entry.changedAt = now();
         if (state.kind === 'invalid') logger.warn({ table, path, reason: state.reason }, 'route node holds invalid data');
         else if (state.kind === 'route') logger.info({ table, cluster: state.cluster, metas: state.metas, version: state.version }, 'route');
         else if (state.kind === 'missing') logger.info({ table, path }, 'no route node for table');
         else logger.warn({ table, path, reason: state.reason }, 'route unavailable');
       }),
-      share({ connector: () => new ReplaySubject<RouteState>(1), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
     );
   };
 
-  const miss = (table: string): Observable<RouteState> => {
-    const problem = tableNameProblem(table);
-    if (problem !== undefined) return constant({ kind: 'invalid', table, reason: problem });
-    if (disposed) return constant({ kind: 'unavailable', table, reason: 'the route registry is closed' });
-    const entry: Entry = { route$: NEVER, keepAlive: undefined, state: undefined, changedAt: now(), failing: false };
-    entry.route$ = watchTable(table, entry);
-    // Evicts the least recently used table first, if full; its dispose drops its keep-alive.
-    cache.set(table, entry);
-    entry.keepAlive = entry.route$.subscribe();
-    callHook('cacheSize', () => hooks.cacheSize?.(cache.size));
-    return entry.route$;
-  };
+  const cache = createRouteCache({ capacity, feed: watchTable, now, hooks, logger });
 
   return {
-    route: (table) => cache.get(table)?.route$ ?? miss(table),
+    route: (table) => cache.route(table),
     tables: () => {
       const out: RouteInfo[] = [];
-      for (const [table, entry] of cache.entries()) {
+      for (const entry of cache.entries()) {
         const state = entry.state;
         if (state === undefined) continue;
         const stale = state.kind !== 'unavailable' && (!connected || entry.failing);
-        out.push({ table, state, stale, changedAt: entry.changedAt });
+        out.push({ table: entry.table, state, stale, changedAt: entry.changedAt });
       }
       return out;
     },
+    evicted$: cache.evicted$,
     ready$,
     dispose: () => {
       if (disposed) return;
       disposed = true;
-      cache.clear();
+      cache.dispose();
       session.unsubscribe();
-      callHook('cacheSize', () => hooks.cacheSize?.(0));
     },
   };
 }

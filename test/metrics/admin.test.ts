@@ -17,7 +17,7 @@ const metricConfig = (type: Config['metric']['type']): Config['metric'] => ({
 
 /** A registry with a fixed set of cached routes and a readiness the test drives. */
 function fakeRegistry(infos: RouteInfo[], ready: BehaviorSubject<boolean>): RouteRegistry {
-  return { route: () => NEVER, tables: () => infos, ready$: ready.asObservable(), dispose() {} };
+  return { route: () => NEVER, tables: () => infos, evicted$: NEVER, ready$: ready.asObservable(), dispose() {} };
 }
 
 const servers: AdminServer[] = [];

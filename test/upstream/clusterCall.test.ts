@@ -1,8 +1,9 @@
-import { firstValueFrom } from 'rxjs';
+import { asyncScheduler, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createUpstreamPool, type UpstreamPool } from '../../src/io/upstream.js';
 import { clusterCall, type ClusterCallDeps } from '../../src/streams/clusterCall.js';
 import { createLeaderBook } from '../../src/streams/leaderBook.js';
+import { createSweep, type Sweep } from '../../src/streams/sweep.js';
 import type { ClusterOutcome, MetaRequest } from '../../src/streams/upstreamTypes.js';
 import { startSimCluster, type SimCluster, type SimClusterOptions } from '../../sim/cluster.js';
 import { decodeQueryConfigReply } from '../../sim/decode.js';
@@ -14,9 +15,10 @@ const QUERY = 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX';
 const TABLES = { temp: { appId: 3, partitionCount: 8 } };
 const BACKUP_MS = 300;
 
-const open: { clusters: SimCluster[]; pools: UpstreamPool[] } = { clusters: [], pools: [] };
+const open: { clusters: SimCluster[]; pools: UpstreamPool[]; sweeps: Sweep[] } = { clusters: [], pools: [], sweeps: [] };
 
 afterEach(async () => {
+  for (const s of open.sweeps.splice(0)) s.close();
   for (const p of open.pools.splice(0)) p.close();
   await Promise.all(open.clusters.splice(0).map((c) => c.close()));
 });
@@ -30,7 +32,9 @@ async function sim(o: Partial<SimClusterOptions> = {}): Promise<SimCluster> {
 function setup(): ClusterCallDeps & { pool: UpstreamPool } {
   const pool = createUpstreamPool({ connectTimeoutMs: 200, maxPendingCalls: 100, reconnectBackoff: { initialMs: 50, maxMs: 200 } });
   open.pools.push(pool);
-  return { pool, caller: pool.call, leaders: createLeaderBook(), backupDelayMs: BACKUP_MS, retryDelayMs: 50 };
+  const sweep = createSweep(asyncScheduler);
+  open.sweeps.push(sweep);
+  return { pool, dispatcher: pool, sweep, scheduler: asyncScheduler, leaders: createLeaderBook(), backupDelayMs: BACKUP_MS, retryDelayMs: 50 };
 }
 
 const request = (table = 'temp'): MetaRequest => ({ name: QUERY, args: queryConfigArgs(table), timeoutMs: 0 });

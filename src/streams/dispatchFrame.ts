@@ -1,0 +1,60 @@
+import { ProtocolError } from '../errors.js';
+import { RPC_QUERY_CONFIG } from '../protocol/errorCodes.js';
+import { readMessageBegin, readQueryConfigRequest } from '../protocol/request.js';
+import { encodeHandlerNotFound, encodeQueryConfigError } from '../protocol/response.js';
+import type { RequestFrame } from '../protocol/types.js';
+import { budgetFor, deadlineMargin, type Query, type QueryOrigin } from './queryTypes.js';
+
+const ONEWAY = 4;
+
+export interface DispatchContext {
+  origin: QueryOrigin;
+  /** Scheduler time now. */
+  now: number;
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  /** The args of a query-config could not be read (the client gets ERR_INVALID_PARAMETERS). */
+  onUnreadableArgs?(error: ProtocolError): void;
+}
+
+/**
+ * What to do with one request frame, decided from its bytes alone: a reply
+ * to send at once (another RPC gets `ERR_HANDLER_NOT_FOUND`, unreadable
+ * query-config args `ERR_INVALID_PARAMETERS`), a `Query` for its table's
+ * pipeline, or nothing (a one-way call).
+ *
+ * @throws ProtocolError when the message begin cannot be read: there is no
+ *   seqid to answer under, so the frame is garbage and the connection closes.
+ */
+export function dispatchFrame(frame: RequestFrame, context: DispatchContext): Buffer | Query | undefined {
+  const begin = readMessageBegin(frame.body);
+  if (begin.type === ONEWAY) return undefined;
+  if (begin.name !== RPC_QUERY_CONFIG) return encodeHandlerNotFound(begin.name, begin.seqid);
+  let request;
+  try {
+    request = readQueryConfigRequest(frame.body, begin.argsOffset);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    context.onUnreadableArgs?.(error);
+    return encodeQueryConfigError('ERR_INVALID_PARAMETERS', begin.seqid);
+  }
+  const budget = budgetFor(frame.header.clientTimeoutMs, context.defaultTimeoutMs, context.maxTimeoutMs);
+  const indices = request.partitionIndices;
+  return {
+    table: request.table,
+    key: indices.length === 0 ? '' : indices.length === 1 ? String(indices[0]) : indices.join(','),
+    seqid: begin.seqid,
+    name: begin.name,
+    args: frame.body.subarray(begin.argsOffset),
+    startedAt: context.now,
+    // Answer a little before the client's own timer fires: an ERR_TIMEOUT that
+    // lands after the client gave up helps nobody.
+    deadlineAt: context.now + budget - deadlineMargin(budget),
+    origin: context.origin,
+    reply: undefined,
+    code: '',
+    cluster: undefined,
+    call: undefined,
+    holder: undefined,
+  };
+}

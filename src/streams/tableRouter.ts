@@ -1,0 +1,121 @@
+import type { Subscription } from 'rxjs';
+import { QueryQueue } from './queryQueue.js';
+import type { Query, QueryHolder } from './queryTypes.js';
+import type { ProxyHooks } from './proxyTypes.js';
+import type { RouteRegistry, RouteState } from './routeTypes.js';
+import { tableReplies, type TableRepliesDeps } from './tableReplies.js';
+import type { Observable } from 'rxjs';
+
+export interface TableRouterDeps extends TableRepliesDeps {
+  registry: Pick<RouteRegistry, 'route' | 'evicted$'>;
+  hooks: Pick<ProxyHooks, 'queryFinished'>;
+}
+
+/** Hands each query to its table's pipeline. */
+export interface TableRouter {
+  /** The query enters its table's pipeline (built on the table's first query); its reply goes to `query.origin`. */
+  submit(query: Query): void;
+  /** Tables with a pipeline right now. */
+  size(): number;
+  /** Ends every pipeline; queries still pending get no reply. */
+  dispose(): void;
+}
+
+/** One table's pipeline: its queue, and the subscription that runs it. */
+class TablePipeline implements QueryHolder {
+  readonly queue = new QueryQueue();
+  subscription: Subscription | undefined;
+  /** No longer the table's pipeline (evicted or replaced): it ends once its queue is empty. */
+  retired = false;
+
+  constructor(
+    readonly table: string,
+    readonly route$: Observable<RouteState>,
+  ) {}
+
+  withdraw(query: Query): void {
+    query.holder = undefined;
+    query.call?.leave(query);
+    query.call = undefined;
+    this.queue.remove(query);
+    this.endIfDone();
+  }
+
+  retire(): void {
+    this.retired = true;
+    this.endIfDone();
+  }
+
+  endIfDone(): void {
+    if (this.retired && this.queue.size === 0) {
+      this.subscription?.unsubscribe();
+      this.subscription = undefined;
+    }
+  }
+}
+
+/**
+ * The proxy's tables: one long-lived pipeline per table the registry caches
+ * (`tableReplies`), subscribed once, fed queries as values. The registry's
+ * cache decides which tables are kept: asking it for the route on every query
+ * keeps its LRU order true, and a table it evicts has its pipeline ended once
+ * the queries in it are answered. Nothing here is per query but a Set insert
+ * and the reply's hand-over.
+ */
+export function createTableRouter(deps: TableRouterDeps): TableRouter {
+  const { registry, hooks, scheduler } = deps;
+  const pipelines = new Map<string, TablePipeline>();
+
+  const deliver = (pipeline: TablePipeline, query: Query): void => {
+    pipeline.queue.remove(query);
+    query.holder = undefined;
+    if (hooks.queryFinished !== undefined) {
+      hooks.queryFinished({
+        table: query.table,
+        cluster: query.cluster,
+        code: query.code,
+        latencyMs: scheduler.now() - query.startedAt,
+        peer: query.origin.peer,
+      });
+    }
+    query.origin.answered(query);
+    pipeline.endIfDone();
+  };
+
+  const open = (table: string, route$: Observable<RouteState>): TablePipeline => {
+    const pipeline = new TablePipeline(table, route$);
+    pipelines.set(table, pipeline);
+    pipeline.subscription = tableReplies(route$, pipeline.queue, deps).subscribe((query) => deliver(pipeline, query));
+    return pipeline;
+  };
+
+  const evictions = registry.evicted$.subscribe((table) => {
+    const pipeline = pipelines.get(table);
+    if (pipeline === undefined) return;
+    pipelines.delete(table);
+    pipeline.retire();
+  });
+
+  return {
+    submit(query) {
+      // Every query asks the registry, so its LRU sees what is really in use.
+      const route$ = registry.route(query.table);
+      let pipeline = pipelines.get(query.table);
+      if (pipeline === undefined || pipeline.route$ !== route$) {
+        pipeline?.retire();
+        pipeline = open(query.table, route$);
+      }
+      query.holder = pipeline;
+      pipeline.queue.push(query);
+    },
+    size: () => pipelines.size,
+    dispose() {
+      evictions.unsubscribe();
+      for (const pipeline of pipelines.values()) {
+        pipeline.subscription?.unsubscribe();
+        pipeline.subscription = undefined;
+      }
+      pipelines.clear();
+    },
+  };
+}
