@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/profile.js [--herd | --many] [--seconds N]`: runs the proxy CLI under
+ * `node dist/bench/profile.js [--herd | --many | --random] [--seconds N]`: runs the proxy CLI under
  * `node --cpu-prof` against the simulator, drives it with the load generator
  * (the cached-route workload of the benchmark), stops it with SIGTERM and prints
  * the functions with the most self time. The .cpuprofile file stays in
@@ -20,6 +20,8 @@ interface ProfileNode {
 const argv = process.argv.slice(2);
 const herd = argv.includes('--herd');
 const many = argv.includes('--many');
+/** 1000 tables asked in random order, 8 connections × 8 in flight: the benchmark's random-order scenario. */
+const random = argv.includes('--random');
 const seconds = Number(argv[argv.indexOf('--seconds') + 1] ?? 0) || 8;
 const pin = hasTaskset();
 
@@ -27,10 +29,10 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'meta-proxy-profile-'));
   const out = new URL('./profiles/', import.meta.url.replace('/dist/bench/', '/bench/')).pathname;
   mkdirSync(out, { recursive: true });
-  const tableCount = many ? 100_000 : 10;
+  const tableCount = many ? 100_000 : random ? 1000 : 10;
   const tables = Array.from({ length: tableCount }, (_, i) => `t${i}`);
   const simTables = join(dir, 'tables.txt');
-  writeFileSync(simTables, [...tables.map((t) => `${t}:${many ? 8 : 1024}`), 'herd:8'].join('\n'));
+  writeFileSync(simTables, [...tables.map((t) => `${t}:${many || random ? 8 : 1024}`), 'herd:8'].join('\n'));
   const sim = await startSim('A', `@${simTables}`, pin ? '0' : undefined);
   const routes = join(dir, 'routes.yaml');
   const value = `{ cluster_name: A, meta_addrs: "${sim.metas.join(',')}" }`;
@@ -47,12 +49,13 @@ async function main(): Promise<void> {
       {
         host: '127.0.0.1',
         port: proxy.port,
-        connections: 16,
-        depth: 32,
+        connections: random ? 8 : 16,
+        depth: random ? 8 : 32,
+        ...(random && { random: true }),
         durationMs: seconds * 1000,
         warmupMs: 1000,
         ...(herd ? { tables: ['herd'] } : { tablePrefix: 't', tableCount }),
-        indexSpace: herd ? 0 : many ? 8 : 1024,
+        indexSpace: herd ? 0 : many || random ? 8 : 1024,
         v1Every: 2,
       },
       pin ? '0' : undefined,
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
   }
   const file = readdirSync(profDir).find((name) => name.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error('no profile written');
-  const target = join(out, `${herd ? 'herd' : many ? 'many' : 'cached'}-${Date.now()}.cpuprofile`);
+  const target = join(out, `${herd ? 'herd' : many ? 'many' : random ? 'random' : 'cached'}-${Date.now()}.cpuprofile`);
   renameSync(join(profDir, file), target);
   summarize(target);
 }

@@ -60,6 +60,8 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   const pool = createUpstreamPool({
     connectTimeoutMs: config.upstream.connectTimeoutMs,
     maxPendingCalls: config.upstream.maxPendingCalls,
+    silentReconnectAfter: config.upstream.silentReconnectAfter,
+    onReconnect: (meta, reason) => metrics.upstreamReconnect(meta, reason),
     logger,
   });
   cleanups.push(() => pool.close());

@@ -38,6 +38,7 @@ export const DEFAULTS = {
     backupRequestDelayMs: 1000,
     retryDelayMs: 200,
     maxPendingCalls: 100_000,
+    silentReconnectAfter: 3,
   },
   log: { level: 'info', maxSizeMb: 500, maxAgeDays: 7 },
 } as const;
@@ -270,6 +271,7 @@ export function createConfigSchema(context: SchemaContext) {
       backup_request_delay_ms: milliseconds(1).default(DEFAULTS.upstream.backupRequestDelayMs),
       retry_delay_ms: milliseconds(0).default(DEFAULTS.upstream.retryDelayMs),
       max_pending_calls: integer('a positive integer', 1).default(DEFAULTS.upstream.maxPendingCalls),
+      silent_reconnect_after: integer('a whole number of calls (0 = never)', 0).default(DEFAULTS.upstream.silentReconnectAfter),
       drop_host_port_fields: bool.default(false),
       clusters: z
         .preprocess(
@@ -340,6 +342,7 @@ export function createConfigSchema(context: SchemaContext) {
           backupRequestDelayMs: raw.upstream.backup_request_delay_ms,
           retryDelayMs: raw.upstream.retry_delay_ms,
           maxPendingCalls: raw.upstream.max_pending_calls,
+          silentReconnectAfter: raw.upstream.silent_reconnect_after,
           dropHostPortFields: raw.upstream.drop_host_port_fields,
           clusters: Object.fromEntries(
             Object.entries(raw.upstream.clusters).map(([name, options]) => [

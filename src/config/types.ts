@@ -54,6 +54,12 @@ export interface Config {
     /** Delay before retrying a meta that said SERVICE_NOT_ACTIVE / UNDER_RECOVERY. */
     retryDelayMs: number;
     maxPendingCalls: number;
+    /**
+     * Calls in a row that a meta leaves unanswered past the backup delay while
+     * other metas of its cluster answer, before its connection is closed and
+     * opened afresh; 0 = never.
+     */
+    silentReconnectAfter: number;
     /** Strip hp_* fields (9–11) from query-config answers, for clients built from old IDL. */
     dropHostPortFields: boolean;
     /** Per-cluster overrides, keyed by cluster name. */

@@ -50,6 +50,8 @@ export interface Metrics {
   readonly registryHooks: RegistryHooks;
   /** One upstream call ended: `result` is `ok` or why it failed (bounded set: timeout, connect, ...). */
   upstreamCall(meta: string, result: string): void;
+  /** The pool closed a connection to `meta` of its own accord (`silent`: its calls kept going unanswered). */
+  upstreamReconnect(meta: string, reason: string): void;
   /** The ZooKeeper session entered `state` (`connecting`, `connected`, `disconnected`, `expired`). */
   zkState(state: string): void;
   /** Count the registry's stale routes when metrics are read (served from cache while ZooKeeper is away). */

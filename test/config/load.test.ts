@@ -60,6 +60,7 @@ describe('loadConfig', () => {
         backupRequestDelayMs: 1000,
         retryDelayMs: 200,
         maxPendingCalls: 100000,
+        silentReconnectAfter: 3,
         dropHostPortFields: false,
         clusters: {},
       },
@@ -107,6 +108,7 @@ describe('loadConfig', () => {
       backupRequestDelayMs: 100,
       retryDelayMs: 0,
       maxPendingCalls: 50,
+      silentReconnectAfter: 5,
       dropHostPortFields: true,
       clusters: { onebox: { dropHostPortFields: false }, legacy: {} },
     });

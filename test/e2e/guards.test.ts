@@ -81,6 +81,24 @@ describe('metrics count every client frame version', () => {
   });
 });
 
+describe('reroute counts', () => {
+  it('a table\'s very first request, rerouted in flight, is counted under the table once its route is known', async () => {
+    const a = track(await startSimCluster({ name: 'A', metas: 1, tables: TABLES }));
+    const b = track(await startSimCluster({ name: 'B', metas: 1, tables: TABLES }));
+    a.setBehavior(0, { mode: 'silent' });
+    const routes = routesFile({ temp: routeTo(a) });
+    const proxy = await proxyOn({ registry: { file: routes.file }, upstream: { backup_request_delay_ms: 5000 } });
+    const c = track(await TestClient.connect(proxy.port));
+    const first = c.query('temp', 1, { version: 1, timeoutMs: 8000 });
+    await eventually(() => a.requestCount(0) === 1);
+    routes.write({ temp: routeTo(b) });
+    expect((await first).err).toBe('ERR_OK');
+    expect(await metric(proxy, 'reroute_count', { table: 'temp' })).toBe(1);
+    expect(await metric(proxy, 'reroute_count', { table: 'other' })).toBe(0);
+    expect(await metric(proxy, 'client_query_config_count', { table: 'temp' })).toBe(1);
+  });
+});
+
 describe('drop_host_port_fields', () => {
   let h: SimCluster;
   let k: SimCluster;

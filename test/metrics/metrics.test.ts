@@ -111,7 +111,9 @@ describe('createMetrics (prometheus)', () => {
     expect(sum('client_query_config_count')).toBe(50_000);
     expect(find(samples, 'zk_request_count')).toHaveLength(101);
     expect(sum('zk_request_count')).toBe(50_000);
-    expect(find(samples, 'reroute_count')).toHaveLength(1);
+    // Reroutes wait for the table's first answer like the other counts: the admitted tables have their own.
+    expect(find(samples, 'reroute_count')).toHaveLength(101);
+    expect(sum('reroute_count')).toBe(50_000);
     const latencyTables = new Set(find(samples, 'query_config_latency_seconds_count').map((s) => s.labels.table));
     expect(latencyTables.size).toBe(101);
     expect(latencyTables.has('other')).toBe(true);
@@ -122,6 +124,25 @@ describe('createMetrics (prometheus)', () => {
     const admitted = [...latencyTables].find((table) => table !== 'other')!;
     proxy.queryReceived!(admitted);
     expect(value(parsePromText(await metrics.prometheusText()), 'client_query_config_count', { table: admitted })).toBe(2);
+  });
+
+  it('counts the reroute of a table\'s very first request under the table once its route is known', async () => {
+    const metrics = createMetrics({ config: metricConfig('prometheus'), logger: captureLogger().logger, processMetrics: false });
+    const proxy = metrics.proxyHooks;
+    proxy.queryReceived!('fresh');
+    metrics.registryHooks.zkRead!('fresh');
+    proxy.rerouted!('fresh', 'c1', 'c2');
+    proxy.queryFinished!({ table: 'fresh', cluster: 'c2', code: 'ERR_OK', latencyMs: 5, peer: 'p' });
+    // A made-up table's reroute (it never had a route) still goes to `other`.
+    proxy.queryReceived!('made_up');
+    proxy.rerouted!('made_up', 'c1', 'c2');
+    proxy.queryFinished!({ table: 'made_up', code: 'ERR_OBJECT_NOT_FOUND', latencyMs: 5, peer: 'p' });
+    const samples = parsePromText(await metrics.prometheusText());
+    expect(value(samples, 'reroute_count', { table: 'fresh' })).toBe(1);
+    expect(value(samples, 'client_query_config_count', { table: 'fresh' })).toBe(1);
+    expect(value(samples, 'zk_request_count', { table: 'fresh' })).toBe(1);
+    expect(value(samples, 'reroute_count', { table: 'other' })).toBe(1);
+    expect(find(samples, 'reroute_count')).toHaveLength(2);
   });
 
   it('bounds label values that come from outside the client (cluster, code, meta, reason)', async () => {

@@ -4,6 +4,7 @@ import { createUpstreamPool, type UpstreamPool } from '../../src/io/upstream.js'
 import { clusterCall, type ClusterCallDeps } from '../../src/streams/clusterCall.js';
 import { createLeaderBook } from '../../src/streams/leaderBook.js';
 import { createSweep, type Sweep } from '../../src/streams/sweep.js';
+import { captureLogger } from '../metrics/logCapture.js';
 import type { ClusterOutcome, MetaRequest } from '../../src/streams/upstreamTypes.js';
 import { startSimCluster, type SimCluster, type SimClusterOptions } from '../../sim/cluster.js';
 import { decodeQueryConfigReply } from '../../sim/decode.js';
@@ -178,5 +179,38 @@ describe('clusterCall against simulated clusters', () => {
     expect(deps.pool.stats().reduce((n, s) => n + s.pending, 0)).toBe(3);
     sub.unsubscribe();
     expect(deps.pool.stats().reduce((n, s) => n + s.pending, 0)).toBe(0);
+  });
+
+  it('closes and reopens a connection whose calls keep going unanswered while the other metas answer', async () => {
+    const c = await sim({ metas: 2, leader: 0 });
+    c.setBehavior(0, { mode: 'silent' });
+    const { logger, lines } = captureLogger();
+    const reconnects: string[] = [];
+    const pool = createUpstreamPool({
+      connectTimeoutMs: 200,
+      maxPendingCalls: 100,
+      silentReconnectAfter: 2,
+      onReconnect: (meta, reason) => reconnects.push(`${meta} ${reason}`),
+      logger,
+    });
+    open.pools.push(pool);
+    const sweep = createSweep(asyncScheduler);
+    open.sweeps.push(sweep);
+    const deps: ClusterCallDeps = { dispatcher: pool, sweep, scheduler: asyncScheduler, leaders: createLeaderBook(), backupDelayMs: 50, retryDelayMs: 20 };
+    const route = { name: 'A', metas: c.metas };
+    // Meta 0 is asked first and stays silent; meta 1 answers (a forward to 0) once the backup goes out.
+    for (let i = 0; i < 2; i++) expect((await ask(deps, route, 200)).outcome).toMatchObject({ kind: 'failed', error: 'ERR_TIMEOUT' });
+    expect(reconnects).toEqual([`${c.metas[0]} silent`]);
+    const warned = lines.filter((line) => String(line['msg']).includes('reconnecting'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ meta: c.metas[0], outrunCalls: 2 });
+    expect(c.connectionCount(0)).toBe(1);
+
+    c.setBehavior(0, { mode: 'normal' });
+    expect(answered((await ask(deps, route, 2000)).outcome).meta).toBe(c.metas[0]);
+    expect(c.connectionCount(0)).toBe(2);
+    // A connection that answers is left alone, however many calls it takes.
+    for (let i = 0; i < 5; i++) answered((await ask(deps, route, 2000)).outcome);
+    expect(reconnects).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/types.js';
 import type { Metrics } from '../../streams/metricsTypes.js';
@@ -7,6 +7,14 @@ import type { RegistryHooks, RouteRegistry } from '../../streams/routeTypes.js';
 import { createFalconPusher } from '../falcon.js';
 import { childCache, createBoundedLabels } from './boundedLabels.js';
 import { createPromFacade, noopFacade } from './facade.js';
+import { newHistogramSeries, observe, registerPlain, registerPlainHistogram, type HistogramSeries, type Labels } from './plainMetrics.js';
+
+/** What a table's label counts besides latency. */
+interface TableCounts {
+  queries: number;
+  zkReads: number;
+  reroutes: number;
+}
 
 export interface MetricsOptions {
   config: Config['metric'];
@@ -50,42 +58,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const states = createBoundedLabels(labelLimit);
 
   const connections = new Gauge({ name: 'client_connection_count', help: 'Open client connections.', registers });
-  const zkRequests = new Counter({
-    name: 'zk_request_count',
-    help: 'Route reads that went to ZooKeeper (route cache misses), by table.',
-    labelNames: ['table'],
-    registers,
-  });
-  const queries = new Counter({
-    name: 'client_query_config_count',
-    help: 'Query-config requests received, by table.',
-    labelNames: ['table'],
-    registers,
-  });
-  const latency = new Histogram({
-    name: 'query_config_latency_seconds',
-    help: 'Time from a query-config request to its answer, by table, cluster and the error code the client got.',
-    labelNames: ['table', 'cluster', 'code'],
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
-  const upstreamCalls = new Counter({
-    name: 'upstream_call_count',
-    help: 'Calls to MetaServers, by meta address and result.',
-    labelNames: ['meta', 'result'],
-    registers,
-  });
-  const cacheSize = new Gauge({ name: 'route_cache_size', help: 'Routes cached and watched.', registers });
   const zkSession = new Gauge({
     name: 'zookeeper_session_state',
     help: 'ZooKeeper session state: 1 for the current state, 0 for the others seen.',
     labelNames: ['state'],
-    registers,
-  });
-  const reroutes = new Counter({
-    name: 'reroute_count',
-    help: 'Queries re-issued to another cluster because their route changed in flight, by table.',
-    labelNames: ['table'],
     registers,
   });
   const rejectedFrames = new Counter({
@@ -94,39 +70,103 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['reason'],
     registers,
   });
+  const reconnects = new Counter({
+    name: 'upstream_reconnect_count',
+    help: 'Upstream connections the proxy closed of its own accord, to open afresh when next needed, by meta and reason.',
+    labelNames: ['meta', 'reason'],
+    registers,
+  });
 
-  const queryChild = childCache((table) => queries.labels({ table }));
-  const zkChild = childCache((table) => zkRequests.labels({ table }));
-  const rerouteChild = childCache((table) => reroutes.labels({ table }));
+  // What changes on every request is kept in plain numbers and handed to
+  // prom-client only when scraped: a label hash built per `inc`/`observe`
+  // was a sixth of the proxy's CPU under load (BENCHMARKS.md).
+  const counts = new Map<string, TableCounts>();
+  const countsOf = (label: string): TableCounts => {
+    let entry = counts.get(label);
+    if (entry === undefined) counts.set(label, (entry = { queries: 0, zkReads: 0, reroutes: 0 }));
+    return entry;
+  };
+  /** Latency series by table label, then cluster, then code. */
+  const latency = new Map<string, Map<string, Map<string, HistogramSeries>>>();
+  const latencyOf = (table: string, cluster: string, code: string): HistogramSeries => {
+    let byCluster = latency.get(table);
+    if (byCluster === undefined) latency.set(table, (byCluster = new Map()));
+    let byCode = byCluster.get(cluster);
+    if (byCode === undefined) byCluster.set(cluster, (byCode = new Map()));
+    let series = byCode.get(code);
+    if (series === undefined) byCode.set(code, (series = newHistogramSeries(LATENCY_BUCKETS)));
+    return series;
+  };
+  const upstream = new Map<string, Map<string, number>>();
+  let cachedRoutes = 0;
+
+  const tableSamples = (field: keyof TableCounts) =>
+    function* (): Iterable<readonly [Labels, number]> {
+      for (const [table, entry] of counts) if (entry[field] > 0) yield [{ table }, entry[field]];
+    };
+  registerPlain(registry, {
+    name: 'zk_request_count',
+    help: 'Route reads that went to ZooKeeper (route cache misses), by table.',
+    type: 'counter',
+    read: tableSamples('zkReads'),
+  });
+  registerPlain(registry, {
+    name: 'client_query_config_count',
+    help: 'Query-config requests received, by table.',
+    type: 'counter',
+    read: tableSamples('queries'),
+  });
+  registerPlainHistogram(registry, {
+    name: 'query_config_latency_seconds',
+    help: 'Time from a query-config request to its answer, by table, cluster and the error code the client got.',
+    bounds: LATENCY_BUCKETS,
+    *read() {
+      for (const [table, byCluster] of latency) {
+        for (const [cluster, byCode] of byCluster) for (const [code, series] of byCode) yield [{ table, cluster, code }, series];
+      }
+    },
+  });
+  registerPlain(registry, {
+    name: 'upstream_call_count',
+    help: 'Calls to MetaServers, by meta address and result.',
+    type: 'counter',
+    *read() {
+      for (const [meta, byResult] of upstream) for (const [result, n] of byResult) yield [{ meta, result }, n];
+    },
+  });
+  registerPlain(registry, { name: 'route_cache_size', help: 'Routes cached and watched.', type: 'gauge', read: () => [[{}, cachedRoutes]] });
+  registerPlain(registry, {
+    name: 'reroute_count',
+    help: 'Queries re-issued to another cluster because their route changed in flight, by table.',
+    type: 'counter',
+    read: tableSamples('reroutes'),
+  });
+
   const rejectedChild = childCache((reason) => rejectedFrames.labels({ reason }));
-  // Nested per label, so a request builds no key string.
-  const upstreamChild = childCache((meta) => childCache((result) => upstreamCalls.labels({ meta, result })));
-  const latencyChild = childCache((table) =>
-    childCache((cluster) => childCache((code) => latency.labels({ table, cluster, code }))),
-  );
   const stateChild = childCache((state) => zkSession.labels({ state }));
   let currentState: string | undefined;
 
   // Counts for a table whose name is not admitted yet wait here until its
   // first query finishes: then they go to the table's own label when it had a
   // route, to `other` when not. So the first request of a real table (which is
-  // also its ZooKeeper read) is counted under the table's name, and a flood of
-  // made-up names still adds no series. Bounded like the labels themselves.
-  const pending = new Map<string, { queries: number; zkReads: number }>();
+  // also its ZooKeeper read, and maybe a reroute) is counted under the table's
+  // name, and a flood of made-up names still adds no series. Bounded like the
+  // labels themselves.
+  const pending = new Map<string, TableCounts>();
   const pendingLimit = options.tableLabelLimit ?? 10_000;
-  const countByTable = (table: string, field: 'queries' | 'zkReads') => {
+  const countByTable = (table: string, field: keyof TableCounts) => {
     const label = tables.known(table);
     if (label === table) {
-      (field === 'queries' ? queryChild : zkChild)(label).inc();
+      countsOf(label)[field] += 1;
       return;
     }
     let entry = pending.get(table);
     if (entry === undefined) {
       if (pending.size >= pendingLimit) {
-        (field === 'queries' ? queryChild : zkChild)(label).inc();
+        countsOf(label)[field] += 1;
         return;
       }
-      entry = { queries: 0, zkReads: 0 };
+      entry = { queries: 0, zkReads: 0, reroutes: 0 };
       pending.set(table, entry);
     }
     entry[field] += 1;
@@ -135,8 +175,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const entry = pending.get(table);
     if (entry === undefined) return;
     pending.delete(table);
-    if (entry.queries > 0) queryChild(label).inc(entry.queries);
-    if (entry.zkReads > 0) zkChild(label).inc(entry.zkReads);
+    const target = countsOf(label);
+    target.queries += entry.queries;
+    target.zkReads += entry.zkReads;
+    target.reroutes += entry.reroutes;
   };
 
   const proxyHooks: ProxyHooks = {
@@ -147,17 +189,21 @@ export function createMetrics(options: MetricsOptions): Metrics {
       const table = event.cluster === undefined ? tables.known(event.table) : tables.admit(event.table);
       if (pending.size > 0) settle(event.table, table);
       const seconds = event.latencyMs / 1000;
-      latencyChild(table)(clusters.admit(event.cluster ?? 'none'))(codes.admit(event.code)).observe(
+      observe(
+        latencyOf(table, clusters.admit(event.cluster ?? 'none'), codes.admit(event.code)),
+        LATENCY_BUCKETS,
         Number.isFinite(seconds) && seconds >= 0 ? seconds : 0,
       );
     },
-    rerouted: (table) => rerouteChild(tables.known(table)).inc(),
+    rerouted: (table) => countByTable(table, 'reroutes'),
     frameRejected: (_peer, reason) => rejectedChild(reasons.admit(reason)).inc(),
   };
 
   const registryHooks: RegistryHooks = {
     zkRead: (table) => countByTable(table, 'zkReads'),
-    cacheSize: (size) => cacheSize.set(size),
+    cacheSize: (size) => {
+      cachedRoutes = size;
+    },
   };
 
   const falcon =
@@ -176,7 +222,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
     type: config.type,
     proxyHooks,
     registryHooks,
-    upstreamCall: (meta, result) => upstreamChild(metas.admit(meta))(results.admit(result)).inc(),
+    upstreamCall: (meta, result) => {
+      const metaLabel = metas.admit(meta);
+      let byResult = upstream.get(metaLabel);
+      if (byResult === undefined) upstream.set(metaLabel, (byResult = new Map()));
+      const resultLabel = results.admit(result);
+      byResult.set(resultLabel, (byResult.get(resultLabel) ?? 0) + 1);
+    },
+    upstreamReconnect: (meta, reason) => reconnects.inc({ meta: metas.admit(meta), reason: reasons.admit(reason) }),
     zkState(state) {
       const label = states.admit(state);
       if (label === currentState) return;
@@ -214,6 +267,7 @@ function disabledMetrics(): Metrics {
     proxyHooks: {},
     registryHooks: {},
     upstreamCall() {},
+    upstreamReconnect() {},
     zkState() {},
     observeRegistry() {},
     customRegistry: noopFacade,
