@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { startTcpServer } from './io/server.js';
 import { createUpstreamPool } from './io/upstream.js';
+import { StringInterner } from './protocol/intern.js';
 import { createZooKeeperDriver } from './io/zookeeper.js';
 import { createZkRegistry } from './streams/zkRegistry.js';
 import { createFileRegistry } from './streams/fileRegistry.js';
@@ -57,7 +58,10 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   const registry = startRegistry(config, logger, cleanups, metrics);
   metrics.observeRegistry(registry);
 
+  // Table, RPC and error names as one string each: cheaper to read, and their hashes are computed once.
+  const names = new StringInterner();
   const pool = createUpstreamPool({
+    names,
     connectTimeoutMs: config.upstream.connectTimeoutMs,
     maxPendingCalls: config.upstream.maxPendingCalls,
     silentReconnectAfter: config.upstream.silentReconnectAfter,
@@ -131,6 +135,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     maxFrameBytes: config.server.maxFrameBytes,
     maxInFlightPerConnection: config.server.maxInFlightPerConnection,
     partialFrameTimeoutMs: config.server.partialFrameTimeoutMs,
+    names,
     logger,
   };
   // One inner per connection, bounded by the connection limit: it lives until

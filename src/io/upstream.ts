@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
+import type { StringInterner } from '../protocol/intern.js';
 import type { MetaAnswer, MetaCaller, MetaDispatcher } from '../streams/upstreamTypes.js';
 import { UpstreamConnection, type UpstreamMetaStats } from './upstreamConnection.js';
 
@@ -25,6 +26,8 @@ export interface UpstreamPoolOptions {
   silentReconnectAfter?: number;
   /** Told when the pool closes a connection of its own accord (for metrics). */
   onReconnect?: (meta: string, reason: 'silent') => void;
+  /** Reads the error and RPC names of replies as shared strings (cheaper than decoding each). */
+  names?: StringInterner;
   logger?: Logger;
 }
 
@@ -61,6 +64,7 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
     maxReplyBytes: positive('maxReplyBytes', options.maxReplyBytes ?? 64 * 1024 * 1024),
     silentReconnectAfter: options.silentReconnectAfter ?? 0,
     onReconnect: options.onReconnect,
+    names: options.names,
     logger: options.logger,
   };
   if (!Number.isInteger(connectionOptions.silentReconnectAfter) || connectionOptions.silentReconnectAfter < 0) {

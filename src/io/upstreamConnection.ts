@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
+import type { StringInterner } from '../protocol/intern.js';
 import { UpstreamError } from '../errors.js';
 import { parseHostPort } from '../protocol/hostPort.js';
 import { encodeMetaRequest } from '../protocol/metaRequest.js';
@@ -20,6 +21,8 @@ export interface UpstreamConnectionOptions {
   silentReconnectAfter: number;
   /** The pool closed a connection of its own accord, to open a new one when next needed. */
   onReconnect: ((meta: string, reason: 'silent') => void) | undefined;
+  /** Error and RPC names of replies are read through it. */
+  names: StringInterner | undefined;
   logger: Logger | undefined;
 }
 
@@ -274,7 +277,7 @@ export class UpstreamConnection {
       off += length;
       let reply;
       try {
-        reply = readMetaReply(frame);
+        reply = readMetaReply(frame, this.options.names);
       } catch (err) {
         this.reject(link, (err as Error).message);
         return;

@@ -77,7 +77,8 @@ export function callCluster(route: Route, deps: CallClusterDeps): OperatorFuncti
           const previous = query.cluster;
           query.cluster = route.cluster;
           if (previous !== undefined && previous !== route.cluster) deps.rerouted?.(query.table, previous, route.cluster);
-          if (query.deadlineAt <= scheduler.now()) {
+          const now = scheduler.now();
+          if (query.deadlineAt <= now) {
             query.reply = encodeQueryConfigError('ERR_TIMEOUT', query.seqid);
             query.code = 'ERR_TIMEOUT';
             subscriber.next(query);
@@ -89,7 +90,7 @@ export function callCluster(route: Route, deps: CallClusterDeps): OperatorFuncti
             calls.set(query.key, call);
           }
           query.call = call;
-          call.join(query);
+          call.join(query, now);
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),

@@ -12,6 +12,7 @@
  * newer meta's unknown fields after those cannot make a good reply unreadable.
  */
 import { ProtocolError } from '../errors.js';
+import type { StringInterner } from './intern.js';
 import { RPC_LIST_APPS, RPC_QUERY_CONFIG } from './errorCodes.js';
 import {
   formatHostPort,
@@ -47,7 +48,11 @@ export function replyFrameLength(buf: Buffer, offset: number): number | undefine
  *
  * @throws ProtocolError on malformed input, and on nothing else.
  */
-export function readMetaReply(frame: Buffer): MetaReply {
+export function readMetaReply(frame: Buffer, names?: StringInterner): MetaReply {
+  if (names !== undefined) {
+    const fast = readCommonReply(frame, names);
+    if (fast !== undefined) return fast;
+  }
   const r = new ThriftReader(frame, 0, frame.length, 'MetaServer reply');
   const declared = r.u32();
   if (declared !== frame.length) {
@@ -68,6 +73,43 @@ export function readMetaReply(frame: Buffer): MetaReply {
     reply.bodyError = readLeadingError(r);
     if (reply.bodyError === undefined) r.fail('the list-apps response has no err (field 1)');
   }
+  return reply;
+}
+
+/** `0x80010002`: strict version 1, message type REPLY. */
+const STRICT_REPLY = 0x80010002 | 0;
+
+/**
+ * The common case read by offsets: a query-config ack whose body error is not
+ * a forward (the forward's address needs the partition list, left to the
+ * general reader), or any reply with a header error. Undefined when the
+ * frame is anything else, or odd in any way: the general reader decides.
+ */
+function readCommonReply(frame: Buffer, names: StringInterner): MetaReply | undefined {
+  const end = frame.length;
+  if (end < 20 || frame.readUInt32BE(0) !== end) return undefined;
+  const errorLength = frame.readInt32BE(4);
+  if (errorLength < 0 || errorLength > MAX_ERROR_NAME_BYTES || 8 + errorLength + 8 > end) return undefined;
+  let at = 8 + errorLength;
+  if (frame.readInt32BE(at) !== STRICT_REPLY) return undefined;
+  const nameLength = frame.readInt32BE(at + 4);
+  if (nameLength < 0 || nameLength > 256 || at + 8 + nameLength + 4 > end) return undefined;
+  const headerError = names.get(frame, 8, 8 + errorLength);
+  const name = names.get(frame, at + 8, at + 8 + nameLength);
+  at += 8 + nameLength;
+  const reply: MetaReply = { headerError, name, seqid: frame.readInt32BE(at), seqidOffset: at };
+  at += 4;
+  if (headerError !== 'ERR_OK') return reply;
+  if (name !== RPC_QUERY_CONFIG_ACK) return undefined;
+  reply.resultOffset = at;
+  // result wrapper field 0 STRUCT, then query_cfg_response field 1 (error_code: a string marked STRUCT).
+  if (at + 10 > end || frame[at] !== T_STRUCT || frame.readInt16BE(at + 1) !== 0) return undefined;
+  if (frame[at + 3] !== T_STRUCT || frame.readInt16BE(at + 4) !== 1) return undefined;
+  const bodyLength = frame.readInt32BE(at + 6);
+  if (bodyLength < 0 || bodyLength > MAX_ERROR_NAME_BYTES || at + 10 + bodyLength > end) return undefined;
+  const bodyError = names.get(frame, at + 10, at + 10 + bodyLength);
+  if (bodyError === 'ERR_FORWARD_TO_OTHERS') return undefined;
+  reply.bodyError = bodyError;
   return reply;
 }
 

@@ -21,6 +21,32 @@ export const V0_HEADER_LENGTH = 48;
  * @param timeoutMs Written into client_timeout, so the meta knows the budget left.
  */
 export function encodeMetaRequest(name: string, seqid: number, args: Buffer, timeoutMs: number): Buffer {
+  // Everything up to the seqid is the same for every request of one RPC but
+  // the body length and timeout: copy it from a prefix built once per name.
+  const prefix = prefixOf(name);
+  const bodyLength = prefix.length - V0_HEADER_LENGTH + 4 + args.length;
+  const frame = Buffer.allocUnsafe(prefix.length + 4 + args.length);
+  prefix.copy(frame, 0);
+  frame.writeUInt32BE(bodyLength, 16);
+  frame.writeInt32BE(clampTimeout(timeoutMs), 32);
+  frame.writeInt32BE(seqid | 0, prefix.length);
+  args.copy(frame, prefix.length + 4);
+  return frame;
+}
+
+/** Header and message begin up to the seqid, per RPC name (a handful of names ever). */
+const prefixes = new Map<string, Buffer>();
+function prefixOf(name: string): Buffer {
+  let prefix = prefixes.get(name);
+  if (prefix === undefined) {
+    const full = encodeFullRequest(name, 0, Buffer.alloc(0), 0);
+    prefix = full.subarray(0, full.length - 4);
+    if (prefixes.size < 64) prefixes.set(name, prefix);
+  }
+  return prefix;
+}
+
+function encodeFullRequest(name: string, seqid: number, args: Buffer, timeoutMs: number): Buffer {
   const nameLength = Buffer.byteLength(name, 'utf8');
   const bodyLength = 4 + 4 + nameLength + 4 + args.length;
   const frame = Buffer.allocUnsafe(V0_HEADER_LENGTH + bodyLength);

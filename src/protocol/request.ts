@@ -7,6 +7,7 @@
  * package's generic skip steps over args fields this codec does not know.
  */
 import { ProtocolError } from '../errors.js';
+import type { StringInterner } from './intern.js';
 import type { MessageBegin, QueryConfigRequest } from './types.js';
 import {
   MSG_CALL,
@@ -75,7 +76,15 @@ export function readMessageHeader(r: ThriftReader): MessageHeader {
  *
  * @throws ProtocolError when the body is truncated or not a request.
  */
-export function readMessageBegin(body: Buffer): MessageBegin {
+export function readMessageBegin(body: Buffer, names?: StringInterner): MessageBegin {
+  // Fast path for the strict form every Pegasus client writes: fixed layout, no reader object.
+  if (body.length >= 12 && body.readInt32BE(0) === STRICT_CALL) {
+    const nameLength = body.readInt32BE(4);
+    if (nameLength >= 0 && nameLength <= MAX_RPC_NAME_BYTES && 8 + nameLength + 4 <= body.length) {
+      const name = names !== undefined ? names.get(body, 8, 8 + nameLength) : body.toString('utf8', 8, 8 + nameLength);
+      return { name, type: MSG_CALL, seqid: body.readInt32BE(8 + nameLength), argsOffset: 12 + nameLength };
+    }
+  }
   const r = new ThriftReader(body, 0, body.length, 'request message begin');
   const { name, type, seqid } = readMessageHeader(r);
   if (type !== MSG_CALL && type !== MSG_ONEWAY) {
@@ -91,7 +100,9 @@ export function readMessageBegin(body: Buffer): MessageBegin {
  *
  * @throws ProtocolError when the args are malformed or carry no app_name.
  */
-export function readQueryConfigRequest(body: Buffer, argsOffset: number): QueryConfigRequest {
+export function readQueryConfigRequest(body: Buffer, argsOffset: number, names?: StringInterner): QueryConfigRequest {
+  const fast = readCommonQueryConfig(body, argsOffset, names);
+  if (fast !== undefined) return fast;
   const r = new ThriftReader(body, argsOffset, body.length, 'query_cfg_request args');
   let request: QueryConfigRequest | undefined;
   for (;;) {
@@ -109,6 +120,40 @@ export function readQueryConfigRequest(body: Buffer, argsOffset: number): QueryC
   }
   return request;
 }
+
+/** `0x80010001`: strict version 1, message type CALL. */
+const STRICT_CALL = (VERSION_1 | MSG_CALL) | 0;
+
+/**
+ * The args as every stock client lays them out, read by offsets: wrapper
+ * field 1 STRUCT { 1: STRING app_name, [2: LIST<I32> partition_indices] },
+ * STOP, STOP, and nothing after. Anything else (other ids, extra fields,
+ * another order) is left to the general reader: undefined.
+ */
+function readCommonQueryConfig(body: Buffer, at: number, names: StringInterner | undefined): QueryConfigRequest | undefined {
+  const end = body.length;
+  if (at + 10 > end || body[at] !== T_STRUCT || body[at + 3] !== T_STRING || body.readInt16BE(at + 4) !== 1) return undefined;
+  const tableLength = body.readInt32BE(at + 6);
+  if (tableLength < 0 || tableLength > MAX_TABLE_NAME_BYTES) return undefined;
+  const tableStart = at + 10;
+  let pos = tableStart + tableLength;
+  if (pos + 2 > end) return undefined;
+  let partitionIndices: number[] = NO_INDICES;
+  if (body[pos] === T_LIST) {
+    if (pos + 8 > end || body.readInt16BE(pos + 1) !== 2 || body[pos + 3] !== T_I32) return undefined;
+    const size = body.readInt32BE(pos + 4);
+    pos += 8;
+    if (size < 0 || pos + 4 * size + 2 > end) return undefined;
+    partitionIndices = new Array<number>(size);
+    for (let i = 0; i < size; i++, pos += 4) partitionIndices[i] = body.readInt32BE(pos);
+  }
+  if (pos + 2 !== end || body[pos] !== T_STOP || body[pos + 1] !== T_STOP) return undefined;
+  const table = names !== undefined ? names.get(body, tableStart, tableStart + tableLength) : body.toString('utf8', tableStart, tableStart + tableLength);
+  return { table, partitionIndices };
+}
+
+/** Shared by every request that names no partitions: never written to. */
+const NO_INDICES: number[] = Object.freeze([]) as unknown as number[];
 
 function readQueryConfigStruct(r: ThriftReader): QueryConfigRequest {
   let table: string | undefined;

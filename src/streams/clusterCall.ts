@@ -93,8 +93,10 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
   private readonly attempts: Attempt[] = [];
   /** Metas asked this round (including those still pending). */
   private tried: string[] = [];
-  /** Metas that answered anything during this call (for telling an outrun meta from a dropped call). */
-  private heard: string[] = [];
+  /** A meta that answered anything during this call (for telling an outrun meta from a dropped call). */
+  private heard: string | undefined;
+  /** More than one meta answered something. */
+  private heardMore = false;
   /** This round's backup time, or when the next round starts. */
   private roundAt = Infinity;
   private roundIsBackup = false;
@@ -119,8 +121,11 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
     this.maxForwards = cluster.metas.length + 2;
   }
 
-  /** Adds a waiter; the first one starts the call. False when the call is already over. */
-  join(waiter: W): boolean {
+  /**
+   * Adds a waiter; the first one starts the call. False when the call is already over.
+   * @param now the scheduler's time, when the caller has it at hand
+   */
+  join(waiter: W, now?: number): boolean {
     if (this.over) return false;
     this.waiters.push(waiter);
     if (waiter.deadlineAt > this.deadlineAt) this.deadlineAt = waiter.deadlineAt;
@@ -128,7 +133,7 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
       this.minWaiterDeadline = waiter.deadlineAt;
       if (this.waiters.length > 1) this.rearm();
     }
-    if (this.waiters.length === 1) this.start();
+    if (this.waiters.length === 1) this.start(now ?? this.deps.scheduler.now());
     return true;
   }
 
@@ -156,9 +161,7 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
     return this.over;
   }
 
-  private start(): void {
-    const { scheduler } = this.deps;
-    const now = scheduler.now();
+  private start(now: number): void {
     this.startedAt = now;
     if (this.metas.length === 0) return this.failAll('ERR_NETWORK_FAILURE', `cluster ${this.cluster.name} has no meta address`);
     if (this.deadlineAt <= now) return this.failAll('ERR_TIMEOUT', `no budget left to ask cluster ${this.cluster.name}`);
@@ -203,7 +206,7 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
     if (attempt === undefined || !this.settle(attempt)) return;
     const r = answer.reply;
     this.deps.recordCall?.(meta, r.bodyError ?? r.headerError);
-    this.onAnswer(meta, answer, this.deps.scheduler.now());
+    this.onAnswer(meta, answer);
   }
 
   metaFailed(meta: string, ticket: number, error: Error): void {
@@ -234,12 +237,14 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
     return false;
   }
 
-  private onAnswer(meta: string, answer: MetaAnswer, now: number): void {
+  private onAnswer(meta: string, answer: MetaAnswer): void {
     this.reached++;
-    if (!this.heard.includes(meta)) this.heard.push(meta);
+    if (this.heard === undefined) this.heard = meta;
+    else if (this.heard !== meta) this.heardMore = true;
     const r = answer.reply;
     const err = r.headerError === 'ERR_OK' ? r.bodyError : undefined;
     if (err === 'ERR_FORWARD_TO_OTHERS') {
+      const now = this.deps.scheduler.now();
       const to = r.forward;
       this.lastProblem = to === undefined ? `${meta} is not the leader and named none` : `${meta} forwarded to ${to}`;
       if (to !== undefined && !this.tried.includes(to) && this.forwards < this.maxForwards) {
@@ -255,6 +260,7 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
       return;
     }
     if (err !== undefined && NOT_READY.has(err)) {
+      const now = this.deps.scheduler.now();
       this.lastProblem = `${meta} answered ${err}`;
       this.attempts.push({ meta, ticket: RETRY, askedAt: now, retryAt: now + this.deps.retryDelayMs });
       this.rearm();
@@ -340,6 +346,7 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
     if (this.over) return;
     this.over = true;
     this.deps.sweep.disarm(this);
+    if (this.attempts.length === 0) return;
     const now = this.deps.scheduler.now();
     for (const attempt of this.attempts.splice(0)) {
       if (attempt.ticket === RETRY) continue;
@@ -347,7 +354,8 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
       if (
         how === 'outrun-or-dropped' &&
         now - attempt.askedAt >= this.deps.backupDelayMs &&
-        this.heard.some((m) => m !== attempt.meta)
+        this.heard !== undefined &&
+        (this.heard !== attempt.meta || this.heardMore)
       ) {
         reason = 'outrun';
       }

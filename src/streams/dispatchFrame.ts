@@ -2,6 +2,7 @@ import { ProtocolError } from '../errors.js';
 import { RPC_QUERY_CONFIG } from '../protocol/errorCodes.js';
 import { readMessageBegin, readQueryConfigRequest } from '../protocol/request.js';
 import { encodeHandlerNotFound, encodeQueryConfigError } from '../protocol/response.js';
+import type { StringInterner } from '../protocol/intern.js';
 import type { RequestFrame } from '../protocol/types.js';
 import { budgetFor, deadlineMargin, type Query, type QueryOrigin } from './queryTypes.js';
 
@@ -13,6 +14,8 @@ export interface DispatchContext {
   now: number;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
+  /** Reads RPC and table names as shared strings. */
+  names?: StringInterner;
   /** The args of a query-config could not be read (the client gets ERR_INVALID_PARAMETERS). */
   onUnreadableArgs?(error: ProtocolError): void;
 }
@@ -27,12 +30,12 @@ export interface DispatchContext {
  *   seqid to answer under, so the frame is garbage and the connection closes.
  */
 export function dispatchFrame(frame: RequestFrame, context: DispatchContext): Buffer | Query | undefined {
-  const begin = readMessageBegin(frame.body);
+  const begin = readMessageBegin(frame.body, context.names);
   if (begin.type === ONEWAY) return undefined;
   if (begin.name !== RPC_QUERY_CONFIG) return encodeHandlerNotFound(begin.name, begin.seqid);
   let request;
   try {
-    request = readQueryConfigRequest(frame.body, begin.argsOffset);
+    request = readQueryConfigRequest(frame.body, begin.argsOffset, context.names);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     context.onUnreadableArgs?.(error);

@@ -5,6 +5,7 @@ import { flowControl, type FlowEvent } from '../operators/flowControl.js';
 import { idlePartialFrame } from '../operators/idlePartialFrame.js';
 import { LATER, mergeReplies } from '../operators/mergeReplies.js';
 import { encodeQueryConfigError } from '../protocol/response.js';
+import type { StringInterner } from '../protocol/intern.js';
 import type { RequestFrame } from '../protocol/types.js';
 import type { ClientConnection } from './connectionTypes.js';
 import { dispatchFrame, type DispatchContext } from './dispatchFrame.js';
@@ -23,6 +24,8 @@ export interface ServeOptions {
   maxInFlightPerConnection: number;
   /** Close a connection holding a partial frame for this long; 0 = never. */
   partialFrameTimeoutMs: number;
+  /** Reads RPC and table names as shared strings (one for the whole proxy). */
+  names?: StringInterner;
   logger?: Logger;
 }
 
@@ -89,6 +92,7 @@ export function serveConnection(connection: ClientConnection, options: ServeOpti
     now: 0,
     defaultTimeoutMs: options.defaultTimeoutMs,
     maxTimeoutMs: options.maxTimeoutMs,
+    ...(options.names && { names: options.names }),
     onUnreadableArgs: (error) => logger?.warn({ peer, err: error.message }, 'unreadable query-config arguments'),
   };
 

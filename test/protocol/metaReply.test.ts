@@ -18,6 +18,7 @@ import {
 } from '../../src/protocol/queryConfig.js';
 import { encodeListAppsResponse } from '../../src/protocol/listApps.js';
 import { encodeReplyFrame } from '../../src/protocol/response.js';
+import { StringInterner } from '../../src/protocol/intern.js';
 import { dump, onlyProtocolErrors, queryConfigArb, samplePartition } from './helpers.js';
 
 function queryReply(body: QueryConfigResponse, seqid = 3): Buffer {
@@ -64,6 +65,46 @@ describe('replyFrameLength', () => {
     expect(replyFrameLength(dump('ffffffff'), 0)).toBe(0xffffffff);
   });
 });
+
+describe('readMetaReply with a string interner (the fast path)', () => {
+  it('reads every reply exactly as the general reader does, and unreadable ones the same way too', () => {
+    const names = new StringInterner();
+    const replies = [
+      FORWARD_RPC_ADDRESS,
+      queryReply(forwardTo([])),
+      encodeReplyFrame('ERR_TIMEOUT', RPC_QUERY_CONFIG_ACK, 4),
+      encodeReplyFrame('ERR_OK', RPC_LIST_APPS_ACK, 4, encodeListAppsResponse({ err: 'ERR_OK', infos: [] })),
+      dump('00000045 00000006 "ERR_OK" 80010002 0000002a "RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX_ACK" 00000001 00'),
+    ];
+    for (const frame of replies) expect(outcome(() => readMetaReply(frame, names))).toEqual(outcome(() => readMetaReply(frame)));
+    fc.assert(
+      fc.property(queryConfigArb, fc.integer(), (response, seqid) => {
+        const frame = queryReply(response, seqid);
+        expect(readMetaReply(frame, names)).toEqual(readMetaReply(frame));
+        // Every truncation and every single-byte change: the same answer or the same error kind.
+        const cut = frame.subarray(0, Math.max(0, frame.length - 1 - (seqid & 15)));
+        expect(outcome(() => readMetaReply(cut, names))).toEqual(outcome(() => readMetaReply(cut)));
+        const mutated = Buffer.from(frame);
+        const at = Math.abs(seqid) % frame.length;
+        mutated[at] = (mutated[at]! + 1 + (seqid & 0x7f)) & 0xff;
+        expect(outcome(() => readMetaReply(mutated, names))).toEqual(outcome(() => readMetaReply(mutated)));
+      }),
+      { numRuns: 500 },
+    );
+    // The same names are the same string objects.
+    expect(readMetaReply(queryReply(forwardTo([])), names).name).toBe(readMetaReply(FORWARD_RPC_ADDRESS, names).name);
+  });
+});
+
+/** What a read gives: the reply, or that it failed with a ProtocolError (messages may differ). */
+function outcome(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof ProtocolError) return 'ProtocolError';
+    throw error;
+  }
+}
 
 describe('readMetaReply', () => {
   it('follows a FORWARD written with rpc_address only', () => {

@@ -5,6 +5,7 @@ import { ProtocolError } from '../../src/errors.js';
 import { tryDecodeFrame } from '../../src/protocol/frame.js';
 import { encodeMetaRequest } from '../../src/protocol/metaRequest.js';
 import { encodeQueryConfigArgs, readMessageBegin, readQueryConfigRequest } from '../../src/protocol/request.js';
+import { StringInterner } from '../../src/protocol/intern.js';
 import { NODE_QUERY_TEMP, dump, onlyProtocolErrors } from './helpers.js';
 
 const NODE_BODY = NODE_QUERY_TEMP.subarray(48);
@@ -151,6 +152,24 @@ describe('readQueryConfigRequest', () => {
         expect(readQueryConfigRequest(body, readMessageBegin(body).argsOffset)).toEqual({ table, partitionIndices: indices });
       }),
     );
+  });
+
+  it('reads the stock layout (by offsets) and any other layout of the same request alike', () => {
+    const names = new StringInterner();
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.array(fc.integer(), { maxLength: 20 }), fc.boolean(), (table, indices, list) => {
+        const canonical = encodeQueryConfigArgs(table, list ? indices : []);
+        // The same request with an unknown i32 field in the wrapper after the request struct: the general reader's path.
+        const other = Buffer.concat([canonical.subarray(0, canonical.length - 1), dump('08 0007 0000002a 00')]);
+        const expected = { table, partitionIndices: list ? indices : [] };
+        expect(readQueryConfigRequest(canonical, 0, names)).toEqual(expected);
+        expect(readQueryConfigRequest(canonical, 0)).toEqual(expected);
+        expect(readQueryConfigRequest(other, 0, names)).toEqual(expected);
+      }),
+    );
+    // Table names are one string object per name.
+    const a = readQueryConfigRequest(encodeQueryConfigArgs('orders'), 0, names).table;
+    expect(readQueryConfigRequest(encodeQueryConfigArgs('orders', [1]), 0, names).table).toBe(a);
   });
 
   it('rejects args without a request struct or without app_name', () => {
