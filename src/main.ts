@@ -1,4 +1,4 @@
-import { asyncScheduler, finalize, firstValueFrom, forkJoin, map, mergeMap, of, race, timer, type Subscription } from 'rxjs';
+import { asyncScheduler, firstValueFrom, forkJoin, map, of, race, timer, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { startTcpServer } from './io/server.js';
@@ -138,17 +138,11 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     names,
     logger,
   };
-  // One inner per connection, bounded by the connection limit: it lives until
-  // the connection is over, then the session leaves the set.
-  const accepting: Subscription = server.connections$
-    .pipe(
-      mergeMap((connection) => {
-        const session = serveConnection(connection, serveOptions);
-        sessions.add(session);
-        return session.done$.pipe(finalize(() => sessions.delete(session)));
-      }, config.server.maxConnections),
-    )
-    .subscribe();
+  // A session per connection, in the set until it is over (the server itself
+  // refuses connections beyond the limit).
+  const accepting: Subscription = server.connections$.subscribe((connection) => {
+    sessions.add(serveConnection(connection, serveOptions, (session) => sessions.delete(session)));
+  });
 
   logger.info({ listen: server.address }, 'meta-proxy listening');
 

@@ -62,8 +62,9 @@ export async function startTcpServer(options: TcpServerOptions): Promise<TcpServ
     logger?.warn({ peer: `${info?.remoteAddress}:${info?.remotePort}`, maxConnections }, 'connection refused: connection limit reached');
     refusalTimer = setTimeout(onRefusalTimer, REFUSAL_LOG_INTERVAL_MS).unref();
   });
+  const batch = new WriteBatch();
   server.on('connection', (socket) => {
-    accepted.next(wrapSocket(socket, nextId++));
+    accepted.next(new SocketConnection(socket, nextId++, batch));
   });
   server.on('error', (error) => logger?.error({ err: error }, 'client listener error'));
 
@@ -92,84 +93,126 @@ export async function startTcpServer(options: TcpServerOptions): Promise<TcpServ
   };
 }
 
-function wrapSocket(socket: net.Socket, id: number): ClientConnection {
-  const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-  // A reset or other socket error ends the chunk stream like a close does: the
-  // connection is simply gone, which is not an error of the proxy.
-  socket.on('error', () => socket.destroy());
-  // Plain listeners rather than a ReplaySubject and fromEvent/map/takeUntil:
-  // each costs subscriber objects for the life of the connection, and an idle
-  // connection should cost little more than its socket (BENCHMARKS.md).
-  let gone = false;
-  socket.once('close', () => (gone = true));
-  const closed$ = new Observable<void>((subscriber) => {
-    const onClose = () => {
-      subscriber.next();
-      subscriber.complete();
-    };
-    if (gone) {
-      onClose();
-      return undefined;
-    }
-    socket.once('close', onClose);
-    return () => socket.off('close', onClose);
-  });
-  const chunks$ = new Observable<Buffer>((subscriber) => {
-    if (socket.destroyed) {
-      subscriber.complete();
-      return undefined;
-    }
-    const onData = (chunk: Buffer) => subscriber.next(chunk);
-    const onEnd = () => subscriber.complete();
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
-    return () => {
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
-    };
-  });
-  const drain$ = new Observable<void>((subscriber) => {
-    if (gone) {
-      subscriber.complete();
-      return undefined;
-    }
-    const onDrain = () => subscriber.next();
-    const onClose = () => subscriber.complete();
-    socket.on('drain', onDrain);
-    socket.once('close', onClose);
-    return () => {
-      socket.off('drain', onDrain);
-      socket.off('close', onClose);
-    };
-  });
-  // Replies finished in one turn of the event loop (one upstream chunk answers
-  // many requests) leave in one writev: a syscall per reply dominated the profile.
-  let corked = false;
-  const uncork = (): void => {
-    corked = false;
-    socket.uncork();
+/**
+ * The sockets written to during this turn of the event loop: corked on their
+ * first write and uncorked together at the turn's end, so the replies one
+ * upstream chunk finishes leave in one writev per socket (a syscall per reply
+ * dominated the profile).
+ */
+class WriteBatch {
+  private readonly corked = new Set<net.Socket>();
+  private readonly uncorkAll = (): void => {
+    for (const socket of this.corked) socket.uncork();
+    this.corked.clear();
   };
-  const write = (frame: Buffer): boolean => {
-    if (!socket.writable) return false;
-    if (!corked) {
-      corked = true;
+
+  write(socket: net.Socket, frame: Buffer): boolean {
+    if (!this.corked.has(socket)) {
+      if (this.corked.size === 0) process.nextTick(this.uncorkAll);
+      this.corked.add(socket);
       socket.cork();
-      process.nextTick(uncork);
     }
     return socket.write(frame);
-  };
-  return {
-    id,
-    peer,
-    chunks$,
-    closed$,
-    drain$,
-    write,
-    pause: () => socket.pause(),
-    resume: () => socket.resume(),
-    end: () => socket.end(),
-    destroy: () => socket.destroy(),
-  };
+  }
+}
+
+/**
+ * One client socket as the streams see it. A class with lazily built streams
+ * rather than an object of closures and Observables made up front: an idle
+ * connection should cost little more than its socket (10 000 of them are a
+ * benchmark target), so it holds a few fields and builds each stream only
+ * when it is subscribed to.
+ */
+class SocketConnection implements ClientConnection {
+  readonly peer: string;
+
+  constructor(
+    private readonly socket: net.Socket,
+    readonly id: number,
+    private readonly batch: WriteBatch,
+  ) {
+    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    // A reset or other socket error ends the chunk stream like a close does:
+    // the connection is simply gone, which is not an error of the proxy.
+    socket.on('error', destroyOnError);
+  }
+
+  get chunks$(): Observable<Buffer> {
+    const socket = this.socket;
+    return new Observable<Buffer>((subscriber) => {
+      if (socket.destroyed) {
+        subscriber.complete();
+        return undefined;
+      }
+      const onData = (chunk: Buffer) => subscriber.next(chunk);
+      const onEnd = () => subscriber.complete();
+      socket.on('data', onData);
+      socket.on('end', onEnd);
+      socket.on('close', onEnd);
+      return () => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.off('close', onEnd);
+      };
+    });
+  }
+
+  get closed$(): Observable<void> {
+    const socket = this.socket;
+    return new Observable<void>((subscriber) => {
+      const onClose = () => {
+        subscriber.next();
+        subscriber.complete();
+      };
+      if (socket.closed) {
+        onClose();
+        return undefined;
+      }
+      socket.once('close', onClose);
+      return () => socket.off('close', onClose);
+    });
+  }
+
+  get drain$(): Observable<void> {
+    const socket = this.socket;
+    return new Observable<void>((subscriber) => {
+      if (socket.closed) {
+        subscriber.complete();
+        return undefined;
+      }
+      const onDrain = () => subscriber.next();
+      const onClose = () => subscriber.complete();
+      socket.on('drain', onDrain);
+      socket.once('close', onClose);
+      return () => {
+        socket.off('drain', onDrain);
+        socket.off('close', onClose);
+      };
+    });
+  }
+
+  write(frame: Buffer): boolean {
+    if (!this.socket.writable) return false;
+    return this.batch.write(this.socket, frame);
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function destroyOnError(this: net.Socket): void {
+  this.destroy();
 }

@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 import type { FrameError } from '../errors.js';
 import { FRAME_SIZE_PREFIX_BYTES, tryDecodeFrame } from '../protocol/frame.js';
 import type { RequestFrame } from '../protocol/types.js';
@@ -30,107 +30,127 @@ export interface DecodeFramesOptions {
  */
 export function decodeFrames(options: DecodeFramesOptions): OperatorFunction<Buffer, RequestFrame> {
   const { maxFrameBytes, onPartial } = options;
-  return (source) =>
-    new Observable<RequestFrame>((subscriber) => {
-      // The bytes of the one incomplete frame being held: a prefix of it, owned.
-      let held: Buffer | undefined;
-      let heldLength = 0;
-      // The held frame's size once its header has said it.
-      let heldTotal: number | undefined;
+  return (source) => new Observable<RequestFrame>((subscriber) => source.subscribe(new FrameDecoder(subscriber, maxFrameBytes, onPartial)));
+}
 
-      const fail = (error: FrameError): void => {
-        held = undefined;
-        subscriber.error(error);
-      };
+/**
+ * The decoder's state for one stream, as one Subscriber: a connection holds
+ * one for its life, so it keeps its state in fields rather than closures.
+ */
+class FrameDecoder extends Subscriber<Buffer> {
+  /** The bytes of the one incomplete frame being held: a prefix of it, owned. */
+  private held: Buffer | undefined;
+  private heldLength = 0;
+  /** The held frame's size once its header has said it. */
+  private heldTotal: number | undefined;
 
-      const hold = (chunk: Buffer, from: number, total: number | undefined): void => {
-        heldLength = chunk.length - from;
-        heldTotal = total;
-        held = Buffer.allocUnsafe(Math.max(heldLength, Math.min(total ?? FRAME_SIZE_PREFIX_BYTES, heldLength * 2)));
-        chunk.copy(held, 0, from);
-      };
+  constructor(
+    private readonly frames: Subscriber<RequestFrame>,
+    private readonly maxFrameBytes: number,
+    private readonly onPartial: ((pendingBytes: number) => void) | undefined,
+  ) {
+    super(frames);
+  }
 
-      const append = (chunk: Buffer, from: number, count: number): void => {
-        const needed = heldLength + count;
-        if (held!.length < needed) {
-          const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(heldTotal ?? needed, held!.length * 2)));
-          held!.copy(grown, 0, 0, heldLength);
-          held = grown;
-        }
-        chunk.copy(held!, heldLength, from, from + count);
-        heldLength = needed;
-      };
+  protected override _next(chunk: Buffer): void {
+    let at = 0;
+    if (this.held !== undefined) {
+      at = this.completeHeld(chunk);
+      if (at < 0) return this.reportPartial();
+    }
+    const frames = this.frames;
+    while (at < chunk.length && !frames.closed) {
+      const result = tryDecodeFrame(chunk, at, this.maxFrameBytes);
+      if (result.kind === 'frame') {
+        at += result.size;
+        frames.next(result.frame);
+      } else if (result.kind === 'need') {
+        this.hold(chunk, at, result.total);
+        break;
+      } else {
+        return this.fail(result.error);
+      }
+    }
+    this.reportPartial();
+  }
 
-      /**
-       * Completes the held frame from the front of `chunk`. Returns where the
-       * chunk's unread bytes start, or -1 when the chunk was all used (or the
-       * stream ended).
-       */
-      const completeHeld = (chunk: Buffer): number => {
-        let at = 0;
-        for (;;) {
-          // Take no more than the frame needs, so frames after it stay views of the chunk.
-          const want = (heldTotal ?? FRAME_SIZE_PREFIX_BYTES) - heldLength;
-          const take = Math.min(Math.max(want, 0), chunk.length - at);
-          append(chunk, at, take);
-          at += take;
-          const result = tryDecodeFrame(held!.subarray(0, heldLength), 0, maxFrameBytes);
-          if (result.kind === 'error') {
-            fail(result.error);
-            return -1;
-          }
-          if (result.kind === 'frame') {
-            // A frame shorter than the size prefix may have taken bytes of the next one: give them back.
-            at -= heldLength - result.size;
-            held = undefined;
-            heldLength = 0;
-            heldTotal = undefined;
-            subscriber.next(result.frame);
-            return at;
-          }
-          heldTotal = result.total;
-          if (at === chunk.length) return -1;
-        }
-      };
+  protected override _error(error: unknown): void {
+    this.held = undefined;
+    super._error(error);
+  }
 
-      const onChunk = (chunk: Buffer): void => {
-        let at = 0;
-        if (held !== undefined) {
-          at = completeHeld(chunk);
-          if (at < 0) return reportPartial();
-        }
-        while (at < chunk.length && !subscriber.closed) {
-          const result = tryDecodeFrame(chunk, at, maxFrameBytes);
-          if (result.kind === 'frame') {
-            at += result.size;
-            subscriber.next(result.frame);
-          } else if (result.kind === 'need') {
-            hold(chunk, at, result.total);
-            break;
-          } else {
-            return fail(result.error);
-          }
-        }
-        reportPartial();
-      };
+  protected override _complete(): void {
+    this.held = undefined;
+    super._complete();
+  }
 
-      const reportPartial = (): void => {
-        if (onPartial === undefined || subscriber.closed) return;
-        try {
-          onPartial(held === undefined ? 0 : heldLength);
-        } catch (error) {
-          subscriber.error(error);
-        }
-      };
+  override unsubscribe(): void {
+    this.held = undefined;
+    super.unsubscribe();
+  }
 
-      const subscription = source.subscribe({
-        next: onChunk,
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-      return () => {
-        held = undefined;
-        subscription.unsubscribe();
-      };
-    });
+  private fail(error: FrameError): void {
+    this.held = undefined;
+    this.frames.error(error);
+  }
+
+  private hold(chunk: Buffer, from: number, total: number | undefined): void {
+    this.heldLength = chunk.length - from;
+    this.heldTotal = total;
+    this.held = Buffer.allocUnsafe(Math.max(this.heldLength, Math.min(total ?? FRAME_SIZE_PREFIX_BYTES, this.heldLength * 2)));
+    chunk.copy(this.held, 0, from);
+  }
+
+  private append(chunk: Buffer, from: number, count: number): void {
+    const held = this.held!;
+    const needed = this.heldLength + count;
+    if (held.length < needed) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(this.heldTotal ?? needed, held.length * 2)));
+      held.copy(grown, 0, 0, this.heldLength);
+      this.held = grown;
+    }
+    chunk.copy(this.held!, this.heldLength, from, from + count);
+    this.heldLength = needed;
+  }
+
+  /**
+   * Completes the held frame from the front of `chunk`. Returns where the
+   * chunk's unread bytes start, or -1 when the chunk was all used (or the
+   * stream ended).
+   */
+  private completeHeld(chunk: Buffer): number {
+    let at = 0;
+    for (;;) {
+      // Take no more than the frame needs, so frames after it stay views of the chunk.
+      const want = (this.heldTotal ?? FRAME_SIZE_PREFIX_BYTES) - this.heldLength;
+      const take = Math.min(Math.max(want, 0), chunk.length - at);
+      this.append(chunk, at, take);
+      at += take;
+      const result = tryDecodeFrame(this.held!.subarray(0, this.heldLength), 0, this.maxFrameBytes);
+      if (result.kind === 'error') {
+        this.fail(result.error);
+        return -1;
+      }
+      if (result.kind === 'frame') {
+        // A frame shorter than the size prefix may have taken bytes of the next one: give them back.
+        at -= this.heldLength - result.size;
+        this.held = undefined;
+        this.heldLength = 0;
+        this.heldTotal = undefined;
+        this.frames.next(result.frame);
+        return at;
+      }
+      this.heldTotal = result.total;
+      if (at === chunk.length) return -1;
+    }
+  }
+
+  private reportPartial(): void {
+    if (this.onPartial === undefined || this.frames.closed) return;
+    try {
+      this.onPartial(this.held === undefined ? 0 : this.heldLength);
+    } catch (error) {
+      this.frames.error(error);
+    }
+  }
 }

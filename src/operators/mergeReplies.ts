@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 
 /** What `project` returns for a request whose reply will come later, through `later$`. */
 export const LATER = Symbol('reply later');
@@ -33,43 +33,69 @@ export function mergeReplies<T>(
 ): OperatorFunction<T, Buffer> {
   return (source) =>
     new Observable<Buffer>((subscriber) => {
-      let pending = 0;
-      let sourceDone = false;
-      const laterSubscription = later$.subscribe({
-        next: (reply) => {
-          pending--;
-          subscriber.next(reply);
-          onPending?.(pending);
-          if (sourceDone && pending === 0) subscriber.complete();
-        },
-        error: (error: unknown) => subscriber.error(error),
-      });
-      const sourceSubscription = source.subscribe({
-        next: (value) => {
-          let answer: Buffer | typeof LATER | undefined;
-          try {
-            answer = project(value);
-          } catch (error) {
-            subscriber.error(error);
-            return;
-          }
-          if (answer === undefined) return;
-          if (answer === LATER) {
-            pending++;
-            onPending?.(pending);
-            return;
-          }
-          subscriber.next(answer);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => {
-          sourceDone = true;
-          if (pending === 0) subscriber.complete();
-        },
-      });
-      return () => {
-        sourceSubscription.unsubscribe();
-        laterSubscription.unsubscribe();
-      };
+      const requests = new RequestSide(subscriber, project, onPending);
+      later$.subscribe(new LaterSide(subscriber, requests));
+      if (!subscriber.closed) source.subscribe(requests);
     });
+}
+
+/**
+ * The requests' side, as one Subscriber holding the count: a connection keeps
+ * one for its life, so state lives in fields rather than closures.
+ */
+class RequestSide<T> extends Subscriber<T> {
+  pending = 0;
+  sourceDone = false;
+
+  constructor(
+    readonly replies: Subscriber<Buffer>,
+    private readonly project: (value: T) => Buffer | typeof LATER | undefined,
+    readonly onPending: ((pending: number) => void) | undefined,
+  ) {
+    super(replies);
+  }
+
+  protected override _next(value: T): void {
+    let answer: Buffer | typeof LATER | undefined;
+    try {
+      answer = this.project(value);
+    } catch (error) {
+      this.replies.error(error);
+      return;
+    }
+    if (answer === undefined) return;
+    if (answer === LATER) {
+      this.pending++;
+      this.onPending?.(this.pending);
+      return;
+    }
+    this.replies.next(answer);
+  }
+
+  protected override _complete(): void {
+    this.sourceDone = true;
+    if (this.pending === 0) this.replies.complete();
+  }
+}
+
+/** The replies that come later, one per `LATER` request. */
+class LaterSide extends Subscriber<Buffer> {
+  constructor(
+    private readonly replies: Subscriber<Buffer>,
+    private readonly requests: Pick<RequestSide<never>, 'pending' | 'sourceDone' | 'onPending'>,
+  ) {
+    super(replies);
+  }
+
+  protected override _next(reply: Buffer): void {
+    const requests = this.requests;
+    requests.pending--;
+    this.replies.next(reply);
+    requests.onPending?.(requests.pending);
+    if (requests.sourceDone && requests.pending === 0) this.replies.complete();
+  }
+
+  protected override _complete(): void {
+    // The later replies' source ending says nothing about the requests.
+  }
 }
