@@ -1,4 +1,4 @@
-import { asyncScheduler, finalize, firstValueFrom, forkJoin, map, mergeMap, of, race, timer, type Subscription } from 'rxjs';
+import { asyncScheduler, defer, finalize, firstValueFrom, forkJoin, map, mergeMap, of, race, timer, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { startTcpServer } from './io/server.js';
@@ -20,6 +20,8 @@ import { mergeHooks } from './streams/mergeHooks.js';
 import { countMetaCalls } from './operators/countMetaCalls.js';
 import type { CustomMetrics, Metrics } from './streams/metricsTypes.js';
 import type { MetaCaller } from './streams/upstreamTypes.js';
+import type { ZkSessionState } from './streams/zkTypes.js';
+import { createStatusBoard } from './streams/statusBoard.js';
 
 /** A running proxy: where it listens, and how to stop it. */
 export interface RunningProxy {
@@ -53,7 +55,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   cleanups.push(() => custom.close());
   const hooks: ProxyHooks = mergeHooks(metrics.proxyHooks, custom.hooks, options.hooks);
 
-  const registry = startRegistry(config, logger, cleanups, metrics);
+  const { registry, zkState$ } = startRegistry(config, logger, cleanups, metrics);
   metrics.observeRegistry(registry);
 
   const pool = createUpstreamPool({
@@ -78,6 +80,17 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     scheduler,
   });
 
+  const sessions = new Set<ConnectionSession>();
+  // The status page samples the metrics registry only while somebody looks at it.
+  const board = createStatusBoard({
+    routes: () => registry.tables(),
+    leader: (cluster) => leaders.get(cluster),
+    ...(metrics.type !== 'none' && { readMetrics: () => defer(() => metrics.snapshot()) }),
+    scheduler,
+    logger,
+  });
+  cleanups.push(() => board.dispose());
+
   // Before the client listener, so /readyz says 503 until the proxy really listens.
   let listening = false;
   let admin: AdminServer | undefined;
@@ -90,6 +103,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         registry,
         leaders,
         isListening: () => listening,
+        status: { board, ...(zkState$ && { zkState$ }), connections: () => sessions.size },
         logger,
       });
     }
@@ -113,7 +127,6 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   }
   listening = true;
 
-  const sessions = new Set<ConnectionSession>();
   const serveOptions = {
     registry,
     coalescer,
@@ -178,7 +191,12 @@ function metaCaller(call: MetaCaller, metrics: Metrics): MetaCaller {
   return (meta, request) => call(meta, request).pipe(countMetaCalls(meta, metrics.upstreamCall));
 }
 
-function startRegistry(config: Config, logger: Logger, cleanups: Array<() => void>, metrics: Metrics): RouteRegistry {
+function startRegistry(
+  config: Config,
+  logger: Logger,
+  cleanups: Array<() => void>,
+  metrics: Metrics,
+): { registry: RouteRegistry; zkState$?: Observable<ZkSessionState> } {
   if (config.zookeeper !== undefined) {
     const zk = config.zookeeper;
     const driver = createZooKeeperDriver({
@@ -201,7 +219,7 @@ function startRegistry(config: Config, logger: Logger, cleanups: Array<() => voi
       logger,
     });
     cleanups.push(() => registry.dispose());
-    return registry;
+    return { registry, zkState$: driver.state$ };
   }
   const registry = createFileRegistry({
     file: config.registry.file!,
@@ -210,5 +228,5 @@ function startRegistry(config: Config, logger: Logger, cleanups: Array<() => voi
     logger,
   });
   cleanups.push(() => registry.dispose());
-  return registry;
+  return { registry };
 }
