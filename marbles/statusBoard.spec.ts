@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
-import { defer, of, throwError } from 'rxjs';
+import { defer, delay, of, throwError } from 'rxjs';
 import { createStatusBoard } from '../src/streams/statusBoard.js';
 import type { MetricFamily } from '../src/streams/metricsTypes.js';
 import type { RouteInfo, RouteState } from '../src/streams/routeTypes.js';
@@ -52,7 +52,7 @@ function families(counters: Counters): MetricFamily[] {
   ];
 }
 
-function setup(options: { metrics?: boolean; failReadsAt?: number[] } = {}) {
+function setup(options: { metrics?: boolean; failReadsAt?: number[]; readTakesMs?: number } = {}) {
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
   const counters: Counters = { queries: {}, answers: {}, upstream: {}, reroutes: {} };
   const infos = new Map<string, RouteInfo>();
@@ -67,7 +67,8 @@ function setup(options: { metrics?: boolean; failReadsAt?: number[] } = {}) {
         defer(() => {
           reads.push(scheduler.now());
           if (options.failReadsAt?.includes(scheduler.now())) return throwError(() => new Error('registry broke'));
-          return of(families(counters));
+          const read = of(families(counters));
+          return options.readTakesMs === undefined ? read : read.pipe(delay(options.readTakesMs, scheduler));
         }),
     }),
     scheduler,
@@ -208,6 +209,16 @@ describe('status board', () => {
     expect(view.tables.rows[0]).toMatchObject({ cluster: 'B', rate: null, errors: null });
     expect(view.clusters[0]!.metas[0]!.outcomes).toBeNull();
     expect(view.changes[0]).toMatchObject({ table: 't', reroutes: null });
+  });
+
+  it('spaces reads out when they are slow: at most 5 % of the time goes to sampling', () => {
+    const { scheduler, reads, look, board } = setup({ readTakesMs: 500 });
+    scheduler.run(() => {
+      look(0);
+      scheduler.schedule(() => board.dispose(), 25_000);
+    });
+    // Each read takes 500 ms, so the next waits 10 s from the start of the last.
+    expect(reads).toEqual([0, 10_000, 20_000]);
   });
 
   it('logs a failed read and samples again at the next tick', () => {
