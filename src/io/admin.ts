@@ -45,6 +45,9 @@ export interface TableRow {
   changedAt: string;
 }
 
+/** How often proxy_ready is re-read besides scrapes, probes and readiness changes. */
+const READY_REFRESH_MS = 5_000;
+
 /**
  * The operator's HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, `/tables`,
  * and with `status` the live status page `/` and its `/status.json`.
@@ -73,6 +76,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       logger.error({ err: error }, 'route registry readiness stream failed; /readyz answers 503 from now on');
     },
   });
+  // Falcon pushes read the registry without asking here: refresh proxy_ready now and then for them.
+  const readyRefresh = readyGauge && setInterval(readiness, READY_REFRESH_MS).unref();
   const status = options.status && createStatusPage({ ...options.status, readiness, logger });
 
   const routes = new Map<string, AdminHandler>(Object.entries({
@@ -129,6 +134,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     });
   } catch (error) {
     readySubscription.unsubscribe();
+    clearInterval(readyRefresh);
     status?.close();
     throw new MetaProxyError(
       'META_PROXY_ADMIN_LISTEN',
@@ -146,6 +152,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         readySubscription.unsubscribe();
+        clearInterval(readyRefresh);
         status?.close();
         server.close(() => resolve());
         // Scrapers keep connections alive; close() alone would wait for them.
@@ -183,7 +190,8 @@ function splitUrl(url: string | undefined): { path: string; query: URLSearchPara
 /**
  * `proxy_ready`: 1 while `/readyz` would answer 200. Set whenever readiness is
  * computed (the registry's readiness changes, every scrape, probe and status
- * look), so Prometheus can alert on an instance the load balancer took out.
+ * look, and every 5 s), so Prometheus can alert on an instance the load
+ * balancer took out.
  */
 function readinessGauge(metrics: AdminServerOptions['metrics'], logger: Logger): GaugeHandle | undefined {
   if (metrics === undefined || metrics.type === 'none') return undefined;
