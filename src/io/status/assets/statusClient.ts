@@ -285,6 +285,10 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 let polling = false;
 let again = false;
 
+function requestParams(): URLSearchParams {
+  return new URLSearchParams({ filter: view.filter, sort: view.sort, size: String(view.size), page: String(view.page) });
+}
+
 function schedule(delayMs: number): void {
   if (timer !== undefined) clearTimeout(timer);
   timer = setTimeout(() => void poll(), delayMs);
@@ -297,14 +301,16 @@ async function poll(): Promise<void> {
   }
   polling = true;
   const live = byId('live');
-  const params = new URLSearchParams({ filter: view.filter, sort: view.sort, size: String(view.size), page: String(view.page) });
+  const params = requestParams();
   const abort = new AbortController();
   const deadline = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
   try {
     const response = await fetch(`status.json?${params.toString()}`, { cache: 'no-store', signal: abort.signal });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const doc = (await response.json()) as StatusDocument;
-    render(doc);
+    // The filter, sort or page changed while this was on its way: the next answer is the one to show.
+    if (requestParams().toString() !== params.toString()) again = true;
+    else render(doc);
     live.className = 'live ok';
     byId('live-text').textContent = `live · updated ${formatTime(doc.now)}`;
   } catch (error) {
