@@ -90,6 +90,12 @@ describe('status page on the admin server', () => {
     const references = [...html.matchAll(/(?:src|href)="([^"]*)"/g)].map((match) => match[1]!);
     expect(references.length).toBeGreaterThan(3);
     for (const reference of references) expect(reference).toMatch(/^(?:[a-z.]+|data:,)$/);
+    const script = await fetch(url('/status.js'));
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    const code = await script.text();
+    expect(code).toContain("fetch(`status.json?");
+    expect(code).not.toContain('sourceMappingURL');
     const css = await fetch(url('/status.css'));
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
     expect(await css.text()).toContain('.grid');

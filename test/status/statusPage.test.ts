@@ -10,12 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { asyncScheduler, of } from 'rxjs';
 import { startZooKeeper, type ZkServer } from '../support/zookeeper.js';
 import { startSimCluster, type SimCluster } from '../../sim/cluster.js';
 import { startProxyProcess, type ProxyProcess } from '../support/proxyProcess.js';
 import { TestClient } from '../support/pegasusClient.js';
 import { adminUrl } from '../faults/harness.js';
 import type { StatusDocument } from '../../src/streams/statusTypes.js';
+import type { RouteInfo } from '../../src/streams/routeTypes.js';
+import { startAdminServer } from '../../src/io/admin.js';
+import { createStatusBoard } from '../../src/streams/statusBoard.js';
+import { captureLogger } from '../metrics/logCapture.js';
 
 const ROOT = '/pegasus-status';
 const TABLES = { temp: { appId: 2, partitionCount: 8 }, other: { appId: 3, partitionCount: 4 } };
@@ -210,6 +215,54 @@ describe('status page of a running proxy', () => {
       expect(elsewhere).toEqual([]);
       console.log(`status page showed the switch ${shownAfterMs} ms after the ZooKeeper write; screenshot ${join(ARTIFACTS, 'status-page.png')}`);
       await page.close();
+    });
+
+    it('keeps 10 000 cached routes usable: a page at a time, paging, the filter box; says why rates are missing', async () => {
+      const infos: RouteInfo[] = Array.from({ length: 10_000 }, (_, i) => {
+        const table = `table_${String(i).padStart(5, '0')}`;
+        return { table, state: { kind: 'route', table, cluster: i % 2 ? 'B' : 'A', metas: [`10.0.${i % 2}.1:34601`], version: 1 }, stale: false, changedAt: 0 };
+      });
+      const { logger } = captureLogger();
+      // metric.type none: nothing to sample, and the page says so.
+      const board = createStatusBoard({ routes: () => infos, leader: () => undefined, scheduler: asyncScheduler, logger });
+      const server = await startAdminServer({
+        host: '127.0.0.1',
+        port: 0,
+        registry: { tables: () => infos, ready$: of(true) },
+        isListening: () => true,
+        status: { board, connections: () => 0 },
+        logger,
+      });
+      const page = await browser.newPage();
+      try {
+        const problems: string[] = [];
+        page.on('pageerror', (error) => problems.push((error as Error).message));
+        const pageInfo = (expected: string) =>
+          page.waitForFunction((want) => document.getElementById('page-info')?.textContent === want, { timeout: 10_000 }, expected);
+        const firstRow = () => page.$eval('#table-rows tr', (row) => (row as HTMLElement).dataset.table);
+
+        const started = Date.now();
+        await page.goto(`http://127.0.0.1:${server.address.port}/`);
+        await pageInfo('1–100 of 10,000 · page 1 / 100');
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(await page.$$eval('#table-rows tr', (rows) => rows.length)).toBe(100);
+        expect(await firstRow()).toBe('table_00000');
+        expect(await text(page, '#rates-note')).toContain('metric.type: none');
+        expect(await text(page, '#zookeeper')).toBe('not used (routes file)');
+
+        await page.click('#next');
+        await pageInfo('101–200 of 10,000 · page 2 / 100');
+        expect(await firstRow()).toBe('table_00100');
+
+        await page.type('#filter', 'table_0999');
+        await pageInfo('1–10 of 10 · page 1 / 1');
+        expect(await firstRow()).toBe('table_09990');
+        expect(problems).toEqual([]);
+      } finally {
+        await page.close();
+        await server.close();
+        board.dispose();
+      }
     });
   });
 });

@@ -103,13 +103,15 @@ export function parseStatusQuery(params: URLSearchParams): StatusQuery {
 
 /**
  * The browser script, compiled by `tsc` next to this file
- * (`assets/statusClient.js`). Read once, on first use; without a build (the
- * sources run directly) the page says so instead of failing the server.
+ * (`assets/statusClient.js`). Run from the sources (tests under vitest) it is
+ * read from the build in `dist/`. Read once, on first use; without a build
+ * the page says so instead of failing the server.
  */
 function clientScript(logger: Logger): () => string | undefined {
   let cached: string | undefined;
   let reported = false;
-  const file = fileURLToPath(new URL('./assets/statusClient.js', import.meta.url));
+  const fromSources = import.meta.url.endsWith('.ts');
+  const file = fileURLToPath(new URL(fromSources ? '../../../dist/src/io/status/assets/statusClient.js' : './assets/statusClient.js', import.meta.url));
   return () => {
     if (cached !== undefined) return cached;
     try {
