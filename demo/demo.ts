@@ -4,7 +4,10 @@
  * Two simulated Pegasus clusters (A and B) run in this process; the real
  * `meta-proxy` CLI runs as its own process with the embedded file registry.
  * A client asks the proxy for table `temp`, the route is switched from A to B
- * by rewriting one file, and the next answers come from B.
+ * by rewriting one file, and the next answers come from B. The proxy's status
+ * page is up while the demo runs (its URL is printed); `--hold[=SECONDS]`
+ * keeps the proxy up that much longer (default 30 s), with a trickle of
+ * queries and a switch every 10 s, so a person can watch it.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
@@ -17,6 +20,18 @@ import { TestClient, queryConfigArgs, requestBody, v0Frame, type Reply } from '.
 
 const cli = new URL('../src/cli.js', import.meta.url).pathname;
 const say = (text: string) => console.log(text);
+const USAGE = 'usage: npm run demo [-- --hold[=SECONDS]]';
+
+/** Seconds to keep the proxy up after the demo's steps: 0 without `--hold`. */
+function holdSeconds(argv: readonly string[]): number {
+  let hold = 0;
+  for (const arg of argv) {
+    const match = /^--hold(?:=(\d+))?$/.exec(arg);
+    if (match === null) throw new Error(`unknown argument ${arg}\n${USAGE}`);
+    hold = match[1] === undefined ? 30 : Number(match[1]);
+  }
+  return hold;
+}
 
 function writeRoutes(file: string, routes: Record<string, SimCluster>) {
   const body = Object.entries(routes)
@@ -34,6 +49,13 @@ function describe(reply: Reply): string {
 }
 
 async function main() {
+  let hold: number;
+  try {
+    hold = holdSeconds(process.argv.slice(2));
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'meta-proxy-demo-'));
   const a = await startSimCluster({ name: 'A', metas: 3, leader: 1, tables: { temp: { appId: 2, partitionCount: 8 } } });
   const b = await startSimCluster({ name: 'B', metas: 3, leader: 0, tables: { temp: { appId: 5, partitionCount: 8 } } });
@@ -49,22 +71,25 @@ async function main() {
       'registry:',
       `  file: ${routes}`,
       'metric:',
-      '  type: none',
+      '  type: prometheus',
+      '  tags: [service=meta_proxy_demo]',
       'server:',
       '  listen: 127.0.0.1:0',
       'admin:',
-      '  listen: ""',
+      '  listen: 127.0.0.1:0',
       'log:',
       '  level: info',
       '',
     ].join('\n'),
   );
   const proxy = spawn(process.execPath, [cli, config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let adminPort: number | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     proxy.once('exit', (code) => reject(new Error(`meta-proxy exited with code ${code}`)));
     createInterface({ input: proxy.stdout! }).on('line', (line) => {
       try {
-        const entry = JSON.parse(line) as { msg?: string; listen?: { port: number } };
+        const entry = JSON.parse(line) as { msg?: string; listen?: { port: number }; admin?: { port: number } };
+        if (entry.msg === 'admin HTTP server listening' && entry.admin) adminPort = entry.admin.port;
         if (entry.msg === 'meta-proxy listening' && entry.listen) resolve(entry.listen.port);
       } catch {
         // not a log line
@@ -72,6 +97,7 @@ async function main() {
     });
   });
   say(`meta-proxy (its own process, pid ${proxy.pid}) listening on 127.0.0.1:${port}; route file ${routes}`);
+  say(`status page: http://127.0.0.1:${adminPort}/  (live while the demo runs${hold > 0 ? ` and ${hold} s after` : '; --hold keeps it up longer'})`);
 
   try {
     const client = await TestClient.connect(port);
@@ -95,6 +121,23 @@ async function main() {
     } while (identifyCluster(reply.frame, ['A', 'B']) !== 'B' && Date.now() - switchedAt < 5000);
     say(`   ${describe(reply)}`);
     say(`   rerouted ${Date.now() - switchedAt} ms after the edit, with no client change`);
+    if (hold > 0) {
+      say(`\n4. holding the proxy up for ${hold} s: a query every 200 ms, and temp switches cluster every 10 s`);
+      say(`   watch it on the status page: http://127.0.0.1:${adminPort}/`);
+      const until = Date.now() + hold * 1000;
+      let nextSwitch = Date.now() + 10_000;
+      let current = b;
+      while (Date.now() < until) {
+        if (Date.now() >= nextSwitch) {
+          current = current === b ? a : b;
+          writeRoutes(routes, { temp: current });
+          say(`   temp → cluster ${current.name}`);
+          nextSwitch += 10_000;
+        }
+        await client.query('temp', seq++);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
     client.close();
   } finally {
     proxy.kill('SIGTERM');

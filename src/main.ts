@@ -1,4 +1,4 @@
-import { asyncScheduler, firstValueFrom, forkJoin, map, of, race, timer, type Subscription } from 'rxjs';
+import { asyncScheduler, defer, firstValueFrom, forkJoin, map, of, race, timer, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { startTcpServer } from './io/server.js';
@@ -19,6 +19,8 @@ import { startAdminServer, type AdminServer } from './io/admin.js';
 import { mergeHooks } from './streams/mergeHooks.js';
 import { createSweep } from './streams/sweep.js';
 import type { CustomMetrics, Metrics } from './streams/metricsTypes.js';
+import type { ZkSessionState } from './streams/zkTypes.js';
+import { createStatusBoard } from './streams/statusBoard.js';
 
 /** Granularity of the one timer behind every deadline, backup request and retry (ms). */
 const SWEEP_TICK_MS = 5;
@@ -55,7 +57,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   cleanups.push(() => custom.close());
   const hooks: ProxyHooks = mergeHooks(metrics.proxyHooks, custom.hooks, options.hooks);
 
-  const registry = startRegistry(config, logger, cleanups, metrics);
+  const { registry, zkState$ } = startRegistry(config, logger, cleanups, metrics);
   metrics.observeRegistry(registry);
 
   // Table, RPC and error names as one string each: cheaper to read, and their hashes are computed once.
@@ -90,6 +92,17 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   });
   cleanups.push(() => router.dispose());
 
+  const sessions = new Set<ConnectionSession>();
+  // The status page samples the metrics registry only while somebody looks at it.
+  const board = createStatusBoard({
+    routes: () => registry.tables(),
+    leader: (cluster) => leaders.get(cluster),
+    ...(metrics.type !== 'none' && { readMetrics: () => defer(() => metrics.snapshot()) }),
+    scheduler,
+    logger,
+  });
+  cleanups.push(() => board.dispose());
+
   // Before the client listener, so /readyz says 503 until the proxy really listens.
   let listening = false;
   let admin: AdminServer | undefined;
@@ -102,6 +115,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         registry,
         leaders,
         isListening: () => listening,
+        status: { board, ...(zkState$ && { zkState$ }), connections: () => sessions.size },
         logger,
       });
     }
@@ -125,7 +139,6 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   }
   listening = true;
 
-  const sessions = new Set<ConnectionSession>();
   const serveOptions = {
     router,
     scheduler,
@@ -178,7 +191,12 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   return { address: server.address, ...(admin && { adminAddress: admin.address }), registry, dispose };
 }
 
-function startRegistry(config: Config, logger: Logger, cleanups: Array<() => void>, metrics: Metrics): RouteRegistry {
+function startRegistry(
+  config: Config,
+  logger: Logger,
+  cleanups: Array<() => void>,
+  metrics: Metrics,
+): { registry: RouteRegistry; zkState$?: Observable<ZkSessionState> } {
   if (config.zookeeper !== undefined) {
     const zk = config.zookeeper;
     const driver = createZooKeeperDriver({
@@ -201,7 +219,7 @@ function startRegistry(config: Config, logger: Logger, cleanups: Array<() => voi
       logger,
     });
     cleanups.push(() => registry.dispose());
-    return registry;
+    return { registry, zkState$: driver.state$ };
   }
   const registry = createFileRegistry({
     file: config.registry.file!,
@@ -210,5 +228,5 @@ function startRegistry(config: Config, logger: Logger, cleanups: Array<() => voi
     logger,
   });
   cleanups.push(() => registry.dispose());
-  return registry;
+  return { registry };
 }

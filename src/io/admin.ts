@@ -2,20 +2,24 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { MetaProxyError } from '../errors.js';
-import type { Metrics } from '../streams/metricsTypes.js';
+import type { GaugeHandle, Metrics } from '../streams/metricsTypes.js';
 import type { RouteInfo, RouteRegistry } from '../streams/routeTypes.js';
 import type { LeaderBook } from '../streams/upstreamTypes.js';
+import { send, sendJson } from './httpReply.js';
+import { createStatusPage, type AdminHandler, type StatusPageOptions } from './status/statusPage.js';
 
 export interface AdminServerOptions {
   host: string;
   port: number;
   /** Absent, or `metric.type: none`: `/metrics` answers 404. */
-  metrics?: Pick<Metrics, 'type' | 'prometheusText' | 'contentType'>;
+  metrics?: Pick<Metrics, 'type' | 'prometheusText' | 'contentType' | 'customRegistry'>;
   registry: Pick<RouteRegistry, 'tables' | 'ready$'>;
   /** Which meta last answered for each cluster, shown as each route's leader. */
   leaders?: Pick<LeaderBook, 'get'>;
   /** True while the client listener accepts connections. */
   isListening: () => boolean;
+  /** Serves the live status page on `/` (and its data on `/status.json`); absent, `/` answers 404. */
+  status?: StatusPageOptions;
   logger: Logger;
 }
 
@@ -41,29 +45,46 @@ export interface TableRow {
   changedAt: string;
 }
 
+/** How often proxy_ready is re-read besides scrapes, probes and readiness changes. */
+const READY_REFRESH_MS = 5_000;
+
 /**
- * The operator's HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, `/tables`.
+ * The operator's HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, `/tables`,
+ * and with `status` the live status page `/` and its `/status.json`.
  * Read-only; the configuration is never served (it may hold the ZooKeeper
  * credential).
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const { host, port, metrics, registry, leaders, isListening, logger } = options;
+  const readyGauge = readinessGauge(metrics, logger);
   let registryReady = false;
-  const readiness = registry.ready$.subscribe({
-    next: (ready) => (registryReady = ready),
+  const readiness = () => {
+    const reasons: string[] = [];
+    if (!isListening()) reasons.push('the client listener is not accepting connections');
+    if (!registryReady) reasons.push('the route registry is not ready (ZooKeeper not connected or routes file not loaded)');
+    readyGauge?.set(reasons.length === 0 ? 1 : 0);
+    return { ready: reasons.length === 0, reasons };
+  };
+  const readySubscription = registry.ready$.subscribe({
+    next: (ready) => {
+      registryReady = ready;
+      readiness();
+    },
     error: (error: unknown) => {
       registryReady = false;
+      readiness();
       logger.error({ err: error }, 'route registry readiness stream failed; /readyz answers 503 from now on');
     },
   });
+  // Falcon pushes read the registry without asking here: refresh proxy_ready now and then for them.
+  const readyRefresh = readyGauge && setInterval(readiness, READY_REFRESH_MS).unref();
+  const status = options.status && createStatusPage({ ...options.status, readiness, logger });
 
-  const routes = new Map<string, (response: http.ServerResponse) => void | Promise<void>>(Object.entries({
+  const routes = new Map<string, AdminHandler>(Object.entries({
     '/healthz': (response) => send(response, 200, 'text/plain; charset=utf-8', 'ok\n'),
     '/readyz': (response) => {
-      const reasons: string[] = [];
-      if (!isListening()) reasons.push('the client listener is not accepting connections');
-      if (!registryReady) reasons.push('the route registry is not ready (ZooKeeper not connected or routes file not loaded)');
-      if (reasons.length === 0) sendJson(response, 200, { ready: true });
+      const { ready, reasons } = readiness();
+      if (ready) sendJson(response, 200, { ready: true });
       else sendJson(response, 503, { ready: false, reasons });
     },
     '/tables': (response) => sendJson(response, 200, tableRows(registry.tables(), leaders)),
@@ -72,15 +93,19 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         send(response, 404, 'text/plain; charset=utf-8', 'metrics are disabled (metric.type: none)\n');
         return;
       }
+      // proxy_ready is read here, so every scrape sees the readiness of that moment.
+      readiness();
       send(response, 200, metrics.contentType, await metrics.prometheusText());
     },
-  }));
+    ...status?.routes,
+  } satisfies Record<string, AdminHandler>));
+  const paths = [...routes.keys()].sort().join(', ');
 
   const server = http.createServer((request, response) => {
-    const path = pathOf(request.url);
+    const { path, query } = splitUrl(request.url);
     const route = routes.get(path);
     if (route === undefined) {
-      send(response, 404, 'text/plain; charset=utf-8', `not found; try /metrics, /healthz, /readyz or /tables\n`);
+      send(response, 404, 'text/plain; charset=utf-8', `not found; try ${paths}\n`);
       return;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -90,7 +115,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     }
     // A failing endpoint answers 500; it must never take the process down.
     Promise.resolve()
-      .then(() => route(response))
+      .then(() => route(response, query))
       .catch((error: unknown) => {
         logger.error({ err: error, path }, 'admin endpoint failed');
         if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
@@ -108,7 +133,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       });
     });
   } catch (error) {
-    readiness.unsubscribe();
+    readySubscription.unsubscribe();
+    clearInterval(readyRefresh);
+    status?.close();
     throw new MetaProxyError(
       'META_PROXY_ADMIN_LISTEN',
       `The admin HTTP server (admin.listen) cannot listen on ${host}:${port}: ${(error as Error).message}`,
@@ -124,7 +151,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     address: { host: bound.address, port: bound.port },
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
-        readiness.unsubscribe();
+        readySubscription.unsubscribe();
+        clearInterval(readyRefresh);
+        status?.close();
         server.close(() => resolve());
         // Scrapers keep connections alive; close() alone would wait for them.
         server.closeAllConnections();
@@ -152,17 +181,25 @@ function tableRows(infos: RouteInfo[], leaders: AdminServerOptions['leaders']): 
     .sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
 }
 
-function pathOf(url: string | undefined): string {
+function splitUrl(url: string | undefined): { path: string; query: URLSearchParams } {
   const raw = url ?? '/';
-  const query = raw.indexOf('?');
-  return query === -1 ? raw : raw.slice(0, query);
+  const mark = raw.indexOf('?');
+  return mark === -1 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, mark), query: new URLSearchParams(raw.slice(mark + 1)) };
 }
 
-function send(response: http.ServerResponse, status: number, contentType: string, body: string): void {
-  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
-  response.end(body);
-}
-
-function sendJson(response: http.ServerResponse, status: number, value: unknown): void {
-  send(response, status, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`);
+/**
+ * `proxy_ready`: 1 while `/readyz` would answer 200. Set whenever readiness is
+ * computed (the registry's readiness changes, every scrape, probe and status
+ * look, and every 5 s), so Prometheus can alert on an instance the load
+ * balancer took out.
+ */
+function readinessGauge(metrics: AdminServerOptions['metrics'], logger: Logger): GaugeHandle | undefined {
+  if (metrics === undefined || metrics.type === 'none') return undefined;
+  try {
+    return metrics.customRegistry.gauge('proxy_ready', '1 while the proxy is ready to serve (what /readyz answers 200 for), else 0.');
+  } catch (error) {
+    // Only a custom metric module that took the name can cause this.
+    logger.warn({ err: error }, 'proxy_ready cannot be registered; readiness is still served on /readyz');
+    return undefined;
+  }
 }

@@ -2,6 +2,17 @@ import type { OperatorFunction } from 'rxjs';
 import type { ProxyHooks, QueryFinished } from './proxyTypes.js';
 import type { RegistryHooks, RouteRegistry } from './routeTypes.js';
 
+/**
+ * One metric as the registry reports it when asked for all its values
+ * (prom-client's `getMetricsAsJSON()`, reduced to what readers use). A
+ * histogram lists its `_bucket` (with an `le` label), `_sum` and `_count`
+ * series, each named in `metricName`.
+ */
+export interface MetricFamily {
+  name: string;
+  values: ReadonlyArray<{ value: number; labels: Partial<Record<string, string | number>>; metricName?: string }>;
+}
+
 /** Label values of one series, by label name. */
 export type MetricLabels = Record<string, string | number>;
 
@@ -60,6 +71,8 @@ export interface Metrics {
   readonly customRegistry: MetricRegistryFacade;
   /** Prometheus exposition text; empty when metrics are off. */
   prometheusText(): Promise<string>;
+  /** Every metric's current values, read-only (the status page samples them); empty when metrics are off. */
+  snapshot(): Promise<MetricFamily[]>;
   /** The content type of `prometheusText()`. */
   readonly contentType: string;
   /** Present with `metric.type: falcon`: push the current values now (true when the agent took them). */

@@ -255,6 +255,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     customRegistry: createPromFacade(registry),
     prometheusText: () => registry.metrics(),
+    snapshot: () => registry.getMetricsAsJSON(),
     contentType: registry.contentType,
     ...(falcon === undefined ? {} : { falcon: { pushNow: falcon.pushNow } }),
     close: () => falcon?.close(),
@@ -272,6 +273,7 @@ function disabledMetrics(): Metrics {
     observeRegistry() {},
     customRegistry: noopFacade,
     prometheusText: () => Promise.resolve(''),
+    snapshot: () => Promise.resolve([]),
     contentType: 'text/plain; charset=utf-8',
     close() {},
   };
