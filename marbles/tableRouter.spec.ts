@@ -8,18 +8,21 @@ const testScheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));
 const A: Route = { kind: 'route', table: 't', cluster: 'A', metas: [metaOf('A')], version: 1 };
 
 describe('createTableRouter', () => {
-  it('builds one pipeline per table on its first query and asks the registry on every query', () => {
+  it('builds one pipeline per table on its first query and tells the registry the table is in use once a second', () => {
     const scheduler = testScheduler();
     scheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const route$ = hot<RouteState>('a----', { a: A });
-      const asked: string[] = [];
-      const { router } = core(scheduler, (table) => (asked.push(table), route$), { A: cold('-o|', { o: answer('A') }) });
+      const asked: number[] = [];
+      const { router } = core(scheduler, () => (asked.push(scheduler.now()), route$), { A: cold('-o|', { o: answer('A') }) });
       expectObservable(reply$(router, scheduler, { seqid: 1 })).toBe('-(r|)', { r: 'A#1' });
-      cold('--x').subscribe(() => expectObservable(reply$(router, scheduler, { seqid: 2 })));
+      const replies: string[] = [];
+      cold('--x 996ms y 1s z').subscribe((step) => reply$(router, scheduler, { seqid: step.charCodeAt(0) }).subscribe((r) => replies.push(r)));
       scheduler.flush();
-      expect(asked).toEqual(['t', 't']);
+      expect(replies).toEqual(['A#120', 'A#121', 'A#122']);
+      // At 0 (the first query); not at 2 or 999, within a second of it; again at 2000.
+      expect(asked).toEqual([0, 2000]);
       expect(router.size()).toBe(1);
-      // One subscription to the route stream for both queries: the pipeline's.
+      // One subscription to the route stream for all the queries: the pipeline's.
       expectSubscriptions(route$.subscriptions).toBe('^----');
     });
   });
@@ -48,17 +51,18 @@ describe('createTableRouter', () => {
   it('replaces a pipeline whose table came back into the cache with a new route stream', () => {
     const scheduler = testScheduler();
     scheduler.run(({ hot, cold, expectSubscriptions }) => {
-      const first$ = hot<RouteState>('a------', { a: A });
-      const second$ = hot<RouteState>('a------', { a: A });
+      const first$ = hot<RouteState>('a', { a: A });
+      const second$ = hot<RouteState>('a', { a: A });
       let current = first$;
       const { router } = core(scheduler, () => current, { A: cold('-o|', { o: answer('A') }) });
       reply$(router, scheduler, { seqid: 1 }).subscribe();
-      cold('---x').subscribe(() => {
+      // Seen when the registry is next asked, a second after the table was last reported in use.
+      cold('1s x').subscribe(() => {
         current = second$;
         reply$(router, scheduler, { seqid: 2 }).subscribe();
       });
-      expectSubscriptions(first$.subscriptions).toBe('^--!');
-      expectSubscriptions(second$.subscriptions).toBe('---^---');
+      expectSubscriptions(first$.subscriptions).toBe('^ 999ms !');
+      expectSubscriptions(second$.subscriptions).toBe('1s ^');
     });
   });
 });

@@ -1,11 +1,11 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 import { isPegasusError, type PegasusError } from '../protocol/errorCodes.js';
 import { stripHostPortFields } from '../protocol/metaReply.js';
 import { encodeQueryConfigError } from '../protocol/response.js';
-import { ClusterCall, type CallOwner, type ClusterCallDeps } from '../streams/clusterCall.js';
+import { ClusterCall, type CallFailure, type CallOwner, type ClusterCallDeps } from '../streams/clusterCall.js';
 import type { Query } from '../streams/queryTypes.js';
 import type { Route } from '../streams/routeTypes.js';
-import type { MetaAnswer } from '../streams/upstreamTypes.js';
+import type { ClusterRef, MetaAnswer } from '../streams/upstreamTypes.js';
 
 export interface CallClusterDeps extends ClusterCallDeps {
   /** Whether answers from this cluster lose their hp_* fields (legacy clients). */
@@ -34,78 +34,98 @@ export interface CallClusterDeps extends ClusterCallDeps {
 export function callCluster(route: Route, deps: CallClusterDeps): OperatorFunction<Query, Query> {
   return (source) =>
     new Observable<Query>((subscriber) => {
-      const calls = new Map<string, ClusterCall<Query>>();
-      const drop = deps.dropHostPortFields(route.cluster);
-      const cluster = { name: route.cluster, metas: route.metas };
-      const { scheduler } = deps;
-
-      const owner: CallOwner<Query> = {
-        answered(call, answer) {
-          const waiters = call.waiters;
-          const last = waiters.length - 1;
-          const failure = headerFailure(answer);
-          const frame = failure === undefined && drop ? withoutHostPort(answer) : answer.frame;
-          const code = answer.reply.bodyError ?? 'ERR_OK';
-          for (let i = 0; i <= last; i++) {
-            const query = waiters[i]!;
-            query.call = undefined;
-            if (failure !== undefined) {
-              query.reply = encodeQueryConfigError(failure, query.seqid);
-              query.code = failure;
-            } else {
-              // The last waiter takes the frame itself, seqid rewritten in place: nothing else reads it.
-              query.reply = i === last ? frame : Buffer.from(frame);
-              query.reply.writeInt32BE(query.seqid | 0, answer.reply.seqidOffset);
-              query.code = code;
-            }
-            subscriber.next(query);
-          }
-        },
-        failed(_call, query, error) {
-          query.call = undefined;
-          query.reply = encodeQueryConfigError(error, query.seqid);
-          query.code = error;
-          subscriber.next(query);
-        },
-        ended(call) {
-          if (calls.get(call.key) === call) calls.delete(call.key);
-        },
-      };
-
-      const subscription = source.subscribe({
-        next(query) {
-          const previous = query.cluster;
-          query.cluster = route.cluster;
-          if (previous !== undefined && previous !== route.cluster) deps.rerouted?.(query.table, previous, route.cluster);
-          const now = scheduler.now();
-          if (query.deadlineAt <= now) {
-            query.reply = encodeQueryConfigError('ERR_TIMEOUT', query.seqid);
-            query.code = 'ERR_TIMEOUT';
-            subscriber.next(query);
-            return;
-          }
-          let call = calls.get(query.key);
-          if (call === undefined) {
-            call = new ClusterCall<Query>(deps, cluster, query, owner, query.key);
-            calls.set(query.key, call);
-          }
-          query.call = call;
-          call.join(query, now);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-
-      return () => {
-        subscription.unsubscribe();
-        // The route moved or the table is gone: its queries wait for the next inner.
-        for (const call of [...calls.values()]) {
-          for (const query of call.waiters) query.call = undefined;
-          call.cancel();
-        }
-        calls.clear();
-      };
+      const inner = new RouteCalls(subscriber, route, deps);
+      source.subscribe(inner);
+      return inner;
     });
+}
+
+/**
+ * One route's calls and the queries waiting on them, as one Subscriber that
+ * is also the calls' owner: it lives as long as the route does, so its state
+ * is in fields, and a query passes through it with no object of its own but
+ * the call it starts (or joins).
+ */
+class RouteCalls extends Subscriber<Query> implements CallOwner<Query> {
+  private readonly calls = new Map<string, ClusterCall<Query>>();
+  private readonly drop: boolean;
+  private readonly cluster: ClusterRef;
+
+  constructor(
+    private readonly replies: Subscriber<Query>,
+    private readonly route: Route,
+    private readonly deps: CallClusterDeps,
+  ) {
+    super(replies);
+    this.drop = deps.dropHostPortFields(route.cluster);
+    this.cluster = { name: route.cluster, metas: route.metas };
+  }
+
+  protected override _next(query: Query): void {
+    const cluster = this.route.cluster;
+    const previous = query.cluster;
+    query.cluster = cluster;
+    if (previous !== undefined && previous !== cluster) this.deps.rerouted?.(query.table, previous, cluster);
+    const now = this.deps.scheduler.now();
+    if (query.deadlineAt <= now) {
+      query.reply = encodeQueryConfigError('ERR_TIMEOUT', query.seqid);
+      query.code = 'ERR_TIMEOUT';
+      this.replies.next(query);
+      return;
+    }
+    let call = this.calls.get(query.key);
+    if (call === undefined) {
+      call = new ClusterCall<Query>(this.deps, this.cluster, query, this, query.key);
+      this.calls.set(query.key, call);
+    }
+    query.call = call;
+    call.join(query, now);
+  }
+
+  answered(call: ClusterCall<Query>, answer: MetaAnswer): void {
+    const waiters = call.waiters;
+    const last = waiters.length - 1;
+    const failure = headerFailure(answer);
+    const frame = failure === undefined && this.drop ? withoutHostPort(answer) : answer.frame;
+    const code = answer.reply.bodyError ?? 'ERR_OK';
+    for (let i = 0; i <= last; i++) {
+      const query = waiters[i]!;
+      query.call = undefined;
+      if (failure !== undefined) {
+        query.reply = encodeQueryConfigError(failure, query.seqid);
+        query.code = failure;
+      } else {
+        // The last waiter takes the frame itself, seqid rewritten in place: nothing else reads it.
+        query.reply = i === last ? frame : Buffer.from(frame);
+        query.reply.writeInt32BE(query.seqid | 0, answer.reply.seqidOffset);
+        query.code = code;
+      }
+      this.replies.next(query);
+    }
+  }
+
+  failed(_call: ClusterCall<Query>, query: Query, error: CallFailure): void {
+    query.call = undefined;
+    query.reply = encodeQueryConfigError(error, query.seqid);
+    query.code = error;
+    this.replies.next(query);
+  }
+
+  ended(call: ClusterCall<Query>): void {
+    if (this.calls.get(call.key) === call) this.calls.delete(call.key);
+  }
+
+  override unsubscribe(): void {
+    if (this.closed) return;
+    super.unsubscribe();
+    // The route moved or the table is gone: its queries wait for the next inner.
+    const calls = [...this.calls.values()];
+    this.calls.clear();
+    for (const call of calls) {
+      for (const query of call.waiters) query.call = undefined;
+      call.cancel();
+    }
+  }
 }
 
 /** Query-config failures travel in the body: the Node.js client drops its connection on a non-OK header for this RPC (PROTOCOL.md §3). */

@@ -10,6 +10,8 @@
  */
 export class StringInterner {
   private readonly buckets = new Map<number, string[]>();
+  /** The string last handed out for each length: the same few names come again and again. */
+  private readonly recent: Array<string | undefined>;
   private count = 0;
 
   /**
@@ -19,12 +21,22 @@ export class StringInterner {
   constructor(
     private readonly capacity = 16_384,
     private readonly maxBytes = 96,
-  ) {}
+  ) {
+    this.recent = new Array<string | undefined>(maxBytes + 1).fill(undefined);
+  }
 
   /** The string of `buf[start, end)` read as UTF-8. */
   get(buf: Buffer, start: number, end: number): string {
     const length = end - start;
     if (length > this.maxBytes) return buf.toString('utf8', start, end);
+    const last = this.recent[length];
+    if (last !== undefined && sameAscii(last, buf, start)) return last;
+    const found = this.lookup(buf, start, end, length);
+    if (found.length === length) this.recent[length] = found;
+    return found;
+  }
+
+  private lookup(buf: Buffer, start: number, end: number, length: number): string {
     // FNV-1a over the bytes; a non-ASCII byte means UTF-8 decoding is needed.
     let hash = 0x811c9dc5 ^ length;
     for (let i = start; i < end; i++) {

@@ -21,12 +21,17 @@ export interface TableRouter {
   dispose(): void;
 }
 
+/** How often a table in use is reported to the registry's LRU (ms). */
+const TOUCH_INTERVAL_MS = 1000;
+
 /** One table's pipeline: its queue, and the subscription that runs it. */
 class TablePipeline implements QueryHolder {
   readonly queue = new QueryQueue();
   subscription: Subscription | undefined;
   /** No longer the table's pipeline (evicted or replaced): it ends once its queue is empty. */
   retired = false;
+  /** When a query last told the registry the table is in use (scheduler time). */
+  touchedAt = -Infinity;
 
   constructor(
     readonly table: string,
@@ -98,12 +103,16 @@ export function createTableRouter(deps: TableRouterDeps): TableRouter {
 
   return {
     submit(query) {
-      // Every query asks the registry, so its LRU sees what is really in use.
-      const route$ = registry.route(query.table);
       let pipeline = pipelines.get(query.table);
-      if (pipeline === undefined || pipeline.route$ !== route$) {
-        pipeline?.retire();
-        pipeline = open(query.table, route$);
+      // The registry is asked again at least once a second per table in use,
+      // so its LRU sees what is really in use without an LRU update per query.
+      if (pipeline === undefined || query.startedAt - pipeline.touchedAt >= TOUCH_INTERVAL_MS) {
+        const route$ = registry.route(query.table);
+        if (pipeline === undefined || pipeline.route$ !== route$) {
+          pipeline?.retire();
+          pipeline = open(query.table, route$);
+        }
+        pipeline.touchedAt = query.startedAt;
       }
       query.holder = pipeline;
       pipeline.queue.push(query);
