@@ -91,7 +91,7 @@ export async function runCli(env: CliEnv): Promise<number> {
     env.stderr(`meta-proxy: ${(error as Error).message}\n`);
     return EXIT_FATAL;
   }
-  if (workerId !== undefined) handle = { logger: handle.logger.child({ worker: workerId }), close: handle.close };
+  if (workerId !== undefined) handle = { ...handle, logger: handle.logger.child({ worker: workerId }) };
   const workers = config.server.workers === 0 ? Math.max(1, env.cores ?? 1) : config.server.workers;
   if (workers > 1 && env.forkWorker !== undefined) return servePrimary(env, config, handle, workers, logFile);
   return serve(env, workerId === undefined ? config : workerConfig(config, workerId), handle, logFile);

@@ -39,7 +39,7 @@ export const DEFAULTS = {
     retryDelayMs: 200,
     maxPendingCalls: 100_000,
   },
-  log: { level: 'info', maxSizeMb: 500, maxAgeDays: 7 },
+  log: { level: 'info', maxSizeMb: 500, maxFiles: 10, maxAgeDays: 7 },
 } as const;
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -279,7 +279,10 @@ export function createConfigSchema(context: SchemaContext) {
     }),
     log: section({
       level: z.enum(LOG_LEVELS, { error: expected(`one of ${LOG_LEVELS.join(', ')}`) }).default(DEFAULTS.log.level),
-      max_size_mb: integer('a positive integer (megabytes)', 1).default(DEFAULTS.log.maxSizeMb),
+      max_size_mb: integer('a non-negative integer (megabytes, 0 = never rotate: an external logrotate does)', 0).default(
+        DEFAULTS.log.maxSizeMb,
+      ),
+      max_files: integer('a positive integer (rotated files kept)', 1).default(DEFAULTS.log.maxFiles),
       max_age_days: integer('a non-negative integer (days, 0 = keep forever)', 0).default(DEFAULTS.log.maxAgeDays),
     }),
   })
@@ -351,6 +354,7 @@ export function createConfigSchema(context: SchemaContext) {
         log: {
           level: raw.log.level,
           maxSizeBytes: raw.log.max_size_mb * 1024 * 1024,
+          maxFiles: raw.log.max_files,
           maxAgeDays: raw.log.max_age_days,
         },
       }),

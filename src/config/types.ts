@@ -61,8 +61,10 @@ export interface Config {
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-    /** Rotation limits when logging to a file. */
+    /** Rotation limits when logging to a file; `maxSizeBytes` 0 = no built-in rotation. */
     maxSizeBytes: number;
+    /** Rotated files kept beside the live one (`<file>.1` …). */
+    maxFiles: number;
     maxAgeDays: number;
   };
 }

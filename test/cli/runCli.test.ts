@@ -42,7 +42,7 @@ function harness(argv: string[], run: CliEnv['run']) {
     disposeGraceMs: 50,
   };
   const logs = () =>
-    readFileSync(join(dir, 'proxy.1.log'), 'utf8')
+    readFileSync(join(dir, 'proxy.log'), 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -311,7 +311,7 @@ describe('runCli with server.workers', () => {
     await until(() => readyCalls === 1);
     h.events.emit('signal', 'SIGTERM');
     expect(await exit).toBe(0);
-    const file = h.env.argv[1]!.replace(/\.log$/, '-w7.1.log');
+    const file = h.env.argv[1]!.replace(/\.log$/, '-w7.log');
     const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ worker: 7, msg: 'starting meta-proxy' });
   });
