@@ -1,4 +1,4 @@
-import { asyncScheduler, finalize, firstValueFrom, forkJoin, map, mergeMap, of, race, timer, type Subscription } from 'rxjs';
+import { asyncScheduler, finalize, firstValueFrom, forkJoin, interval, map, mergeMap, of, race, timer, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { startTcpServer } from './io/server.js';
@@ -9,6 +9,7 @@ import { createFileRegistry } from './streams/fileRegistry.js';
 import { createFileWatcher } from './io/fileWatch.js';
 import { clusterCall } from './streams/clusterCall.js';
 import { createLeaderBook } from './streams/leaderBook.js';
+import { namedMetas } from './streams/namedMetas.js';
 import { createCoalescer } from './streams/coalescer.js';
 import { serveConnection, type ConnectionSession } from './streams/serveConnection.js';
 import type { ProxyHooks } from './streams/proxyTypes.js';
@@ -59,11 +60,21 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   const pool = createUpstreamPool({
     connectTimeoutMs: config.upstream.connectTimeoutMs,
     maxPendingCalls: config.upstream.maxPendingCalls,
+    idleCloseMs: config.upstream.idleCloseMs,
+    onClose: (meta, reason) => metrics.upstreamReconnect(meta, reason),
     logger,
   });
   cleanups.push(() => pool.close());
+  metrics.observeUpstream(pool);
 
   const leaders = createLeaderBook();
+  if (config.upstream.idleCloseMs > 0) {
+    // Checked at half the idle time (at most a minute apart), so a connection
+    // outlives its last use by 1 to 1.5 idle periods.
+    const everyMs = Math.min(60_000, Math.max(100, Math.floor(config.upstream.idleCloseMs / 2)));
+    const retaining = interval(everyMs, scheduler).subscribe(() => pool.retain(namedMetas(registry.tables(), leaders)));
+    cleanups.push(() => retaining.unsubscribe());
+  }
   const callDeps = {
     caller: metaCaller(pool.call, metrics),
     leaders,

@@ -38,6 +38,8 @@ export const DEFAULTS = {
     backupRequestDelayMs: 1000,
     retryDelayMs: 200,
     maxPendingCalls: 100_000,
+    // Long enough that a table switched back soon finds its connections still open.
+    idleCloseMs: 5 * 60 * 1000,
   },
   log: { level: 'info', maxSizeMb: 500, maxFiles: 10, maxAgeDays: 7 },
 } as const;
@@ -270,6 +272,7 @@ export function createConfigSchema(context: SchemaContext) {
       backup_request_delay_ms: milliseconds(1).default(DEFAULTS.upstream.backupRequestDelayMs),
       retry_delay_ms: milliseconds(0).default(DEFAULTS.upstream.retryDelayMs),
       max_pending_calls: integer('a positive integer', 1).default(DEFAULTS.upstream.maxPendingCalls),
+      idle_close_ms: milliseconds(0).default(DEFAULTS.upstream.idleCloseMs),
       drop_host_port_fields: bool.default(false),
       clusters: z
         .preprocess(
@@ -343,6 +346,7 @@ export function createConfigSchema(context: SchemaContext) {
           backupRequestDelayMs: raw.upstream.backup_request_delay_ms,
           retryDelayMs: raw.upstream.retry_delay_ms,
           maxPendingCalls: raw.upstream.max_pending_calls,
+          idleCloseMs: raw.upstream.idle_close_ms,
           dropHostPortFields: raw.upstream.drop_host_port_fields,
           clusters: Object.fromEntries(
             Object.entries(raw.upstream.clusters).map(([name, options]) => [

@@ -54,6 +54,8 @@ export interface Config {
     /** Delay before retrying a meta that said SERVICE_NOT_ACTIVE / UNDER_RECOVERY. */
     retryDelayMs: number;
     maxPendingCalls: number;
+    /** Close a connection to a meta no cached route names once unused this long; 0 = never. */
+    idleCloseMs: number;
     /** Strip hp_* fields (9–11) from query-config answers, for clients built from old IDL. */
     dropHostPortFields: boolean;
     /** Per-cluster overrides, keyed by cluster name. */

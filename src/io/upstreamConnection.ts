@@ -65,6 +65,8 @@ export class UpstreamConnection {
   private retryAt = 0;
   private lastFailure = '';
   private closed = false;
+  /** Epoch ms a call last started or ended: how long the connection has been unused. */
+  private lastUsedAt = Date.now();
   private calls = 0;
   private answers = 0;
   private failures = 0;
@@ -78,6 +80,7 @@ export class UpstreamConnection {
   /** Sends `request` for `subscriber`; returns the teardown that forgets the call. */
   call(request: MetaRequest, subscriber: Subscriber<MetaAnswer>): () => void {
     this.calls++;
+    this.lastUsedAt = Date.now();
     const refusal = this.refusal();
     if (refusal) {
       this.failures++;
@@ -96,6 +99,8 @@ export class UpstreamConnection {
     return () => {
       this.pending.delete(seqid);
       this.queued.delete(seqid);
+      // Runs when the call was answered, failed or abandoned: idleness starts from there.
+      this.lastUsedAt = Date.now();
     };
   }
 
@@ -127,6 +132,16 @@ export class UpstreamConnection {
       failures: this.failures,
       connects: this.connects,
     };
+  }
+
+  /** Milliseconds since a call last started or ended; 0 while calls are pending. */
+  unusedForMs(now: number): number {
+    return this.pending.size > 0 ? 0 : Math.max(0, now - this.lastUsedAt);
+  }
+
+  /** True while a socket is connected to the meta. */
+  isOpen(): boolean {
+    return this.state === 'open';
   }
 
   /** Closes the socket and fails every pending call now; later calls fail with 'closed'. */

@@ -54,6 +54,10 @@ export interface Metrics {
   zkState(state: string): void;
   /** Count the registry's stale routes when metrics are read (served from cache while ZooKeeper is away). */
   observeRegistry(registry: Pick<RouteRegistry, 'tables'>): void;
+  /** The proxy closed its connection to `meta` on purpose: `reason` is `unused` (no route names it) or `silent`. */
+  upstreamReconnect(meta: string, reason: string): void;
+  /** Count the open upstream connections when metrics are read. */
+  observeUpstream(pool: { openConnections(): number }): void;
   /** The registry custom metric modules write to. */
   readonly customRegistry: MetricRegistryFacade;
   /** Prometheus exposition text; empty when metrics are off. */

@@ -60,6 +60,7 @@ describe('loadConfig', () => {
         backupRequestDelayMs: 1000,
         retryDelayMs: 200,
         maxPendingCalls: 100000,
+        idleCloseMs: 300000,
         dropHostPortFields: false,
         clusters: {},
       },
@@ -107,6 +108,7 @@ describe('loadConfig', () => {
       backupRequestDelayMs: 100,
       retryDelayMs: 0,
       maxPendingCalls: 50,
+      idleCloseMs: 0,
       dropHostPortFields: true,
       clusters: { onebox: { dropHostPortFields: false }, legacy: {} },
     });

@@ -88,6 +88,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['table'],
     registers,
   });
+  const upstreamReconnects = new Counter({
+    name: 'upstream_reconnect_count',
+    help: 'Upstream connections the proxy closed on purpose, by meta and reason (unused: no cached route names the meta; silent: its calls kept timing out).',
+    labelNames: ['meta', 'reason'],
+    registers,
+  });
   const rejectedFrames = new Counter({
     name: 'rejected_frame_count',
     help: 'Client connections closed for sending an invalid frame, by reason.',
@@ -200,6 +206,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
         },
       });
     },
+    upstreamReconnect: (meta, reason) => upstreamReconnects.inc({ meta: metas.admit(meta), reason: reasons.admit(reason) }),
+    observeUpstream(pool) {
+      // Read when scraped, like route_stale_count: the pool knows its sockets.
+      new Gauge({
+        name: 'upstream_connection_count',
+        help: 'Open connections to MetaServers.',
+        registers,
+        collect() {
+          this.set(pool.openConnections());
+        },
+      });
+    },
     customRegistry: createPromFacade(registry),
     prometheusText: () => registry.metrics(),
     contentType: registry.contentType,
@@ -216,6 +234,8 @@ function disabledMetrics(): Metrics {
     upstreamCall() {},
     zkState() {},
     observeRegistry() {},
+    upstreamReconnect() {},
+    observeUpstream() {},
     customRegistry: noopFacade,
     prometheusText: () => Promise.resolve(''),
     contentType: 'text/plain; charset=utf-8',
