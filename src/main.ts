@@ -17,6 +17,7 @@ import type { RouteRegistry } from './streams/routeTypes.js';
 import { createMetrics } from './io/metrics/createMetrics.js';
 import { loadCustomMetrics } from './io/metrics/custom.js';
 import { startAdminServer, type AdminServer } from './io/admin.js';
+import { createMemoryReporter } from './io/debugMemory.js';
 import { mergeHooks } from './streams/mergeHooks.js';
 import { countMetaCalls } from './operators/countMetaCalls.js';
 import type { CustomMetrics, Metrics } from './streams/metricsTypes.js';
@@ -89,6 +90,8 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     scheduler,
   });
 
+  // Only with node --expose-gc: a soak run reads the heap after a forced collection.
+  const memory = createMemoryReporter();
   // Before the client listener, so /readyz says 503 until the proxy really listens.
   let listening = false;
   let admin: AdminServer | undefined;
@@ -101,6 +104,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         registry,
         leaders,
         isListening: () => listening,
+        ...(memory !== undefined && { memory }),
         logger,
       });
     }

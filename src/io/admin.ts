@@ -5,6 +5,7 @@ import { MetaProxyError } from '../errors.js';
 import type { Metrics } from '../streams/metricsTypes.js';
 import type { RouteInfo, RouteRegistry } from '../streams/routeTypes.js';
 import type { LeaderBook } from '../streams/upstreamTypes.js';
+import type { MemoryReport } from './debugMemory.js';
 
 export interface AdminServerOptions {
   host: string;
@@ -16,6 +17,8 @@ export interface AdminServerOptions {
   leaders?: Pick<LeaderBook, 'get'>;
   /** True while the client listener accepts connections. */
   isListening: () => boolean;
+  /** Present when node runs with --expose-gc (soak runs): serves `/debug/memory`. */
+  memory?: () => MemoryReport;
   logger: Logger;
 }
 
@@ -47,7 +50,7 @@ export interface TableRow {
  * credential).
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const { host, port, metrics, registry, leaders, isListening, logger } = options;
+  const { host, port, metrics, registry, leaders, isListening, memory, logger } = options;
   let registryReady = false;
   const readiness = registry.ready$.subscribe({
     next: (ready) => (registryReady = ready),
@@ -75,6 +78,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       send(response, 200, metrics.contentType, await metrics.prometheusText());
     },
   }));
+  if (memory !== undefined) routes.set('/debug/memory', (response) => sendJson(response, 200, memory()));
 
   const server = http.createServer((request, response) => {
     const path = pathOf(request.url);
