@@ -239,16 +239,19 @@ export async function startZooKeeper(options: ZkServerOptions = {}): Promise<ZkS
   };
 
   /**
-   * Runs `use` with the helper; once more with a new one if ZooKeeper closed the
-   * helper's session (a restart that lost it, as a long soak run meets).
+   * Runs `use` with the helper; again with a new one if ZooKeeper closed the
+   * helper's session (a server just restarted can refuse a new session for a
+   * moment, as a long soak run meets), a few times, then gives up.
    */
   const withClient = async <T>(use: (c: HelperClient) => Promise<T>): Promise<T> => {
-    try {
-      return await use(client());
-    } catch (error) {
-      if (!(error instanceof SessionClosed)) throw error;
-      closeHelper();
-      return use(client());
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await use(client());
+      } catch (error) {
+        if (!(error instanceof SessionClosed) || attempt >= 5) throw error;
+        closeHelper();
+        await delay(300);
+      }
     }
   };
 
