@@ -21,11 +21,13 @@ export interface MinuteRow {
   rssMb: number;
   /** Heap in use right after a forced full collection. */
   heapMb: number;
-  /** Handles and requests keeping the proxy's event loop alive. */
+  /** Sockets, servers and pipes of the proxy (its active handles less timers and requests in flight). */
   handles: number;
   /** Open file descriptors of the proxy (sockets included). */
   fds: number;
   upstreamConnections: number;
+  /** The proxy's active resources by type when sampled (results file only). */
+  resources?: Record<string, number>;
 }
 
 export interface Limits {
