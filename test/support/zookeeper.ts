@@ -241,16 +241,16 @@ export async function startZooKeeper(options: ZkServerOptions = {}): Promise<ZkS
   /**
    * Runs `use` with the helper; again with a new one if ZooKeeper closed the
    * helper's session (a server just restarted can refuse a new session for a
-   * moment, as a long soak run meets), a few times, then gives up.
+   * while, as a long soak run meets), for up to about 10 s, then gives up.
    */
   const withClient = async <T>(use: (c: HelperClient) => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await use(client());
       } catch (error) {
-        if (!(error instanceof SessionClosed) || attempt >= 5) throw error;
+        if (!(error instanceof SessionClosed) || attempt >= 20) throw error;
         closeHelper();
-        await delay(300);
+        await delay(500);
       }
     }
   };
