@@ -74,6 +74,8 @@ export interface SimCluster {
   requestCount(i: number): number;
   /** Connections meta `i` has accepted since the start. */
   connectionCount(i: number): number;
+  /** Connections to meta `i` open right now. */
+  openConnectionCount(i: number): number;
   lastRequest(i: number): SimRequestInfo | undefined;
   close(): Promise<void>;
 }
@@ -300,6 +302,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     },
     requestCount: (i) => at(i).requests,
     connectionCount: (i) => at(i).accepted,
+    openConnectionCount: (i) => at(i).sockets.size,
     lastRequest: (i) => at(i).last,
     async close() {
       closed = true;

@@ -5,9 +5,31 @@ import { runCli, type CliEnv, type WorkerProcess } from './cliRun.js';
 import { readVersion } from './version.js';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
-/** Primary → worker: drain and exit. Worker → primary: serving. */
+/** Primary → worker: drain and exit. Worker → primary: serving. Primary → worker: reopen your log file. */
 const SHUTDOWN = 'meta-proxy:shutdown';
 const READY = 'meta-proxy:ready';
+const REOPEN_LOG = 'meta-proxy:reopen-log';
+
+// Node's default for SIGHUP is to exit, and logrotate's postrotate (or a process
+// manager) may send it at any moment: take it over first thing, for the whole life
+// of the process; the command plugs its handlers in once it has a log to reopen.
+const hangupHandlers = new Set<() => void>();
+const onProcessHangup = () => {
+  for (const handler of hangupHandlers) handler();
+};
+process.on('SIGHUP', onProcessHangup);
+if (cluster.isWorker) {
+  process.on('message', (message: unknown) => {
+    if (message === REOPEN_LOG) onProcessHangup();
+  });
+}
+
+/** SIGHUP of this process; in a worker also the primary's forwarded one. */
+const onHangup: CliEnv['onHangup'] = (handler) => {
+  const own = () => handler();
+  hangupHandlers.add(own);
+  return () => hangupHandlers.delete(own);
+};
 
 /** Signals of this process; in a worker also the primary's shutdown request and the primary's disappearance. */
 const onSignal: CliEnv['onSignal'] = (handler) => {
@@ -59,6 +81,9 @@ function forkWorker(slot: number): WorkerProcess {
       if (worker.isConnected()) worker.send(SHUTDOWN);
       else worker.process.kill('SIGTERM');
     },
+    reopenLog: () => {
+      if (worker.isConnected()) worker.send(REOPEN_LOG);
+    },
     kill: () => worker.process.kill('SIGKILL'),
   };
 }
@@ -71,6 +96,7 @@ const code = await runCli({
   // Loaded only when serving, so --help and --check-config work without the native ZooKeeper addon.
   run: async (config, logger) => (await import('./main.js')).run(config, logger),
   onSignal,
+  onHangup,
   onFatal: (handler) => {
     process.on('uncaughtException', handler);
     return () => process.off('uncaughtException', handler);

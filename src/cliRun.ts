@@ -23,6 +23,8 @@ export interface CliEnv {
   run(config: Config, logger: Logger): Promise<ServingProxy>;
   /** Calls `handler` on SIGTERM and SIGINT; returns the deregistration. */
   onSignal(handler: (signal: string) => void): () => void;
+  /** Calls `handler` on SIGHUP (reopen the log file); returns the deregistration. */
+  onHangup?(handler: () => void): () => void;
   /** Calls `handler` on an uncaught exception; returns the deregistration. */
   onFatal(handler: (error: unknown) => void): () => void;
   /** Leaves immediately, skipping the orderly shutdown. */
@@ -91,7 +93,7 @@ export async function runCli(env: CliEnv): Promise<number> {
     env.stderr(`meta-proxy: ${(error as Error).message}\n`);
     return EXIT_FATAL;
   }
-  if (workerId !== undefined) handle = { logger: handle.logger.child({ worker: workerId }), close: handle.close };
+  if (workerId !== undefined) handle = { ...handle, logger: handle.logger.child({ worker: workerId }) };
   const workers = config.server.workers === 0 ? Math.max(1, env.cores ?? 1) : config.server.workers;
   if (workers > 1 && env.forkWorker !== undefined) return servePrimary(env, config, handle, workers, logFile);
   return serve(env, workerId === undefined ? config : workerConfig(config, workerId), handle, logFile);
@@ -105,8 +107,11 @@ async function servePrimary(env: CliEnv, config: Config, handle: LoggerHandle, w
     env.stderr(`meta-proxy: fatal: ${describe(error)}\n`);
     env.exitNow(EXIT_FATAL);
   });
+  // Each worker reopens its own file: runPrimary forwards the signal to them.
+  const offHangup = env.onHangup?.(() => reopenLog(handle, logFile));
   logger.info({ version: env.version, logFile, workers, config: redactConfig(config) }, 'starting meta-proxy');
   const code = await runPrimary({ ...env, forkWorker: env.forkWorker! }, config, logger, workers);
+  offHangup?.();
   offFatal();
   logger.info({ code }, code === EXIT_OK ? 'stopped' : 'stopped with errors');
   await handle.close();
@@ -136,8 +141,10 @@ async function serve(env: CliEnv, config: Config, handle: LoggerHandle, logFile:
     logger.warn({ signal, firstSignal }, 'second signal during shutdown; exiting at once');
     env.exitNow(EXIT_FATAL);
   });
+  const offHangup = env.onHangup?.(() => reopenLog(handle, logFile));
 
   const finish = async (code: number) => {
+    offHangup?.();
     offSignal();
     offFatal();
     rxjsConfig.onUnhandledError = previousUnhandled;
@@ -179,6 +186,12 @@ async function serve(env: CliEnv, config: Config, handle: LoggerHandle, logFile:
   if (outcome === 'late') logger.error({ deadlineMs }, 'shutdown did not finish in time');
   else if (outcome === 'stopped') logger.info({ signal }, 'stopped');
   return finish(outcome === 'stopped' ? EXIT_OK : EXIT_FATAL);
+}
+
+/** SIGHUP: the file at the path may be a new one (logrotate renamed the old); the line says so in the new one. */
+function reopenLog(handle: LoggerHandle, logFile: string | undefined): void {
+  if (handle.reopen()) handle.logger.info({ logFile }, 'SIGHUP: log file reopened');
+  else handle.logger.info('SIGHUP: logging to stdout, no file to reopen');
 }
 
 function describe(error: unknown): string {

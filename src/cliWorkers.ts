@@ -12,6 +12,8 @@ export interface WorkerProcess {
   onExit(handler: (code: number | null, signal: string | null) => void): void;
   /** Asks for an orderly shutdown: stop accepting, drain, exit. */
   shutdown(): void;
+  /** Passes a SIGHUP on: the worker reopens its own log file. */
+  reopenLog(): void;
   /** Kills it at once. */
   kill(): void;
 }
@@ -20,6 +22,8 @@ export interface PrimaryEnv {
   /** Starts a worker running the same command in `slot` (1..workers), which becomes its id. */
   forkWorker(slot: number): WorkerProcess;
   onSignal(handler: (signal: string) => void): () => void;
+  /** SIGHUP of the primary: passed on to every worker. */
+  onHangup?(handler: () => void): () => void;
   exitNow(code: number): void;
   /** Time beyond `server.drain_timeout_ms` the workers get to exit before they are killed. Default 5000 ms. */
   disposeGraceMs?: number;
@@ -57,6 +61,7 @@ export function runPrimary(env: PrimaryEnv, config: Config, logger: Logger, coun
       if (!stopping || live.size > 0) return;
       clearTimeout(killTimer);
       offSignal();
+      offHangup?.();
       resolve(exitCode);
     };
 
@@ -130,6 +135,11 @@ export function runPrimary(env: PrimaryEnv, config: Config, logger: Logger, coun
       logger.warn({ signal, firstSignal }, 'second signal during shutdown; killing the workers and exiting at once');
       for (const worker of live.values()) worker.kill();
       env.exitNow(1);
+    });
+
+    // A worker that gets SIGHUP itself as well (systemctl kill signals the whole unit) just reopens twice.
+    const offHangup = env.onHangup?.(() => {
+      for (const worker of live.values()) worker.reopenLog();
     });
 
     logger.info({ workers: count }, 'starting workers');

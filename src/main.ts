@@ -1,4 +1,4 @@
-import { asyncScheduler, defer, firstValueFrom, forkJoin, map, of, race, timer, type Observable, type Subscription } from 'rxjs';
+import { asyncScheduler, defer, firstValueFrom, forkJoin, interval, map, of, race, timer, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { startTcpServer } from './io/server.js';
@@ -10,12 +10,14 @@ import { createFileRegistry } from './streams/fileRegistry.js';
 import { createFileWatcher } from './io/fileWatch.js';
 import { createLeaderBook } from './streams/leaderBook.js';
 import { createTableRouter } from './streams/tableRouter.js';
+import { namedMetas } from './streams/namedMetas.js';
 import { serveConnection, type ConnectionSession } from './streams/serveConnection.js';
 import type { ProxyHooks } from './streams/proxyTypes.js';
 import type { RouteRegistry } from './streams/routeTypes.js';
 import { createMetrics } from './io/metrics/createMetrics.js';
 import { loadCustomMetrics } from './io/metrics/custom.js';
 import { startAdminServer, type AdminServer } from './io/admin.js';
+import { createMemoryReporter } from './io/debugMemory.js';
 import { mergeHooks } from './streams/mergeHooks.js';
 import { createSweep } from './streams/sweep.js';
 import type { CustomMetrics, Metrics } from './streams/metricsTypes.js';
@@ -67,12 +69,21 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     connectTimeoutMs: config.upstream.connectTimeoutMs,
     maxPendingCalls: config.upstream.maxPendingCalls,
     silentReconnectAfter: config.upstream.silentReconnectAfter,
-    onReconnect: (meta, reason) => metrics.upstreamReconnect(meta, reason),
+    idleCloseMs: config.upstream.idleCloseMs,
+    onClose: (meta, reason) => metrics.upstreamReconnect(meta, reason),
     logger,
   });
   cleanups.push(() => pool.close());
+  metrics.observeUpstream(pool);
 
   const leaders = createLeaderBook();
+  if (config.upstream.idleCloseMs > 0) {
+    // Checked at half the idle time (at most a minute apart), so a connection
+    // outlives its last use by 1 to 1.5 idle periods.
+    const everyMs = Math.min(60_000, Math.max(100, Math.floor(config.upstream.idleCloseMs / 2)));
+    const retaining = interval(everyMs, scheduler).subscribe(() => pool.retain(namedMetas(registry.tables(), leaders)));
+    cleanups.push(() => retaining.unsubscribe());
+  }
   // Deadlines, backup requests and retries of every call in flight: one coarse timer.
   const sweep = createSweep(scheduler, SWEEP_TICK_MS);
   cleanups.push(() => sweep.close());
@@ -103,6 +114,8 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   });
   cleanups.push(() => board.dispose());
 
+  // Only with node --expose-gc: a soak run reads the heap after a forced collection.
+  const memory = createMemoryReporter();
   // Before the client listener, so /readyz says 503 until the proxy really listens.
   let listening = false;
   let admin: AdminServer | undefined;
@@ -116,6 +129,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         leaders,
         isListening: () => listening,
         status: { board, ...(zkState$ && { zkState$ }), connections: () => sessions.size },
+        ...(memory !== undefined && { memory }),
         logger,
       });
     }

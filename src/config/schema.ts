@@ -39,8 +39,10 @@ export const DEFAULTS = {
     retryDelayMs: 200,
     maxPendingCalls: 100_000,
     silentReconnectAfter: 3,
+    // Long enough that a table switched back soon finds its connections still open.
+    idleCloseMs: 5 * 60 * 1000,
   },
-  log: { level: 'info', maxSizeMb: 500, maxAgeDays: 7 },
+  log: { level: 'info', maxSizeMb: 500, maxFiles: 10, maxAgeDays: 7 },
 } as const;
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -272,6 +274,7 @@ export function createConfigSchema(context: SchemaContext) {
       retry_delay_ms: milliseconds(0).default(DEFAULTS.upstream.retryDelayMs),
       max_pending_calls: integer('a positive integer', 1).default(DEFAULTS.upstream.maxPendingCalls),
       silent_reconnect_after: integer('a whole number of calls (0 = never)', 0).default(DEFAULTS.upstream.silentReconnectAfter),
+      idle_close_ms: milliseconds(0).default(DEFAULTS.upstream.idleCloseMs),
       drop_host_port_fields: bool.default(false),
       clusters: z
         .preprocess(
@@ -281,7 +284,10 @@ export function createConfigSchema(context: SchemaContext) {
     }),
     log: section({
       level: z.enum(LOG_LEVELS, { error: expected(`one of ${LOG_LEVELS.join(', ')}`) }).default(DEFAULTS.log.level),
-      max_size_mb: integer('a positive integer (megabytes)', 1).default(DEFAULTS.log.maxSizeMb),
+      max_size_mb: integer('a non-negative integer (megabytes, 0 = never rotate: an external logrotate does)', 0).default(
+        DEFAULTS.log.maxSizeMb,
+      ),
+      max_files: integer('a positive integer (rotated files kept)', 1).default(DEFAULTS.log.maxFiles),
       max_age_days: integer('a non-negative integer (days, 0 = keep forever)', 0).default(DEFAULTS.log.maxAgeDays),
     }),
   })
@@ -343,6 +349,7 @@ export function createConfigSchema(context: SchemaContext) {
           retryDelayMs: raw.upstream.retry_delay_ms,
           maxPendingCalls: raw.upstream.max_pending_calls,
           silentReconnectAfter: raw.upstream.silent_reconnect_after,
+          idleCloseMs: raw.upstream.idle_close_ms,
           dropHostPortFields: raw.upstream.drop_host_port_fields,
           clusters: Object.fromEntries(
             Object.entries(raw.upstream.clusters).map(([name, options]) => [
@@ -354,6 +361,7 @@ export function createConfigSchema(context: SchemaContext) {
         log: {
           level: raw.log.level,
           maxSizeBytes: raw.log.max_size_mb * 1024 * 1024,
+          maxFiles: raw.log.max_files,
           maxAgeDays: raw.log.max_age_days,
         },
       }),

@@ -60,6 +60,8 @@ export interface Config {
      * opened afresh; 0 = never.
      */
     silentReconnectAfter: number;
+    /** Close a connection to a meta no cached route names once unused this long; 0 = never. */
+    idleCloseMs: number;
     /** Strip hp_* fields (9–11) from query-config answers, for clients built from old IDL. */
     dropHostPortFields: boolean;
     /** Per-cluster overrides, keyed by cluster name. */
@@ -67,8 +69,10 @@ export interface Config {
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-    /** Rotation limits when logging to a file. */
+    /** Rotation limits when logging to a file; `maxSizeBytes` 0 = no built-in rotation. */
     maxSizeBytes: number;
+    /** Rotated files kept beside the live one (`<file>.1` …). */
+    maxFiles: number;
     maxAgeDays: number;
   };
 }

@@ -7,6 +7,7 @@ import type { RouteInfo, RouteRegistry } from '../streams/routeTypes.js';
 import type { LeaderBook } from '../streams/upstreamTypes.js';
 import { send, sendJson } from './httpReply.js';
 import { createStatusPage, type AdminHandler, type StatusPageOptions } from './status/statusPage.js';
+import type { MemoryReport } from './debugMemory.js';
 
 export interface AdminServerOptions {
   host: string;
@@ -20,6 +21,8 @@ export interface AdminServerOptions {
   isListening: () => boolean;
   /** Serves the live status page on `/` (and its data on `/status.json`); absent, `/` answers 404. */
   status?: StatusPageOptions;
+  /** Present when node runs with --expose-gc (soak runs): serves `/debug/memory`. */
+  memory?: () => MemoryReport;
   logger: Logger;
 }
 
@@ -55,7 +58,7 @@ const READY_REFRESH_MS = 5_000;
  * credential).
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const { host, port, metrics, registry, leaders, isListening, logger } = options;
+  const { host, port, metrics, registry, leaders, isListening, memory, logger } = options;
   const readyGauge = readinessGauge(metrics, logger);
   let registryReady = false;
   const readiness = () => {
@@ -99,6 +102,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     },
     ...status?.routes,
   } satisfies Record<string, AdminHandler>));
+  if (memory !== undefined) routes.set('/debug/memory', (response) => sendJson(response, 200, memory()));
   const paths = [...routes.keys()].sort().join(', ');
 
   const server = http.createServer((request, response) => {

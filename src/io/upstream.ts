@@ -24,8 +24,16 @@ export interface UpstreamPoolOptions {
    * is closed and opened afresh (it looks stuck); 0 = never. Default 0.
    */
   silentReconnectAfter?: number;
-  /** Told when the pool closes a connection of its own accord (for metrics). */
-  onReconnect?: (meta: string, reason: 'silent') => void;
+  /**
+   * `retain` closes a connection to a meta it is not told to keep once no call
+   * has used it for this long. Default 5 minutes; 0 never closes one.
+   */
+  idleCloseMs?: number;
+  /**
+   * The pool closed the connection to `meta` on purpose (`reason`: `unused`,
+   * or `silent` when its calls kept going unanswered); a later call connects again.
+   */
+  onClose?(meta: string, reason: 'unused' | 'silent'): void;
   /** Reads the error and RPC names of replies as shared strings (cheaper than decoding each). */
   names?: StringInterner;
   logger?: Logger;
@@ -37,11 +45,21 @@ export interface UpstreamPool extends MetaDispatcher {
    * subscribing sends, the answer arrives once, unsubscribing forgets the call.
    */
   call: MetaCaller;
-  /** One entry per meta ever called. */
+  /** One entry per meta with a connection (open or not) in the pool. */
   stats(): UpstreamMetaStats[];
+  /** Sockets connected to a meta right now. */
+  openConnections(): number;
+  /**
+   * Closes and forgets the connections to metas not in `named` that have had no
+   * call for `idleCloseMs`, so the pool does not grow as clusters are replaced.
+   * Returns the metas whose connection was closed.
+   */
+  retain(named: ReadonlySet<string>): string[];
   /** Closes every connection; pending and later calls fail with 'closed'. */
   close(): void;
 }
+
+const DEFAULT_IDLE_CLOSE_MS = 5 * 60 * 1000;
 
 function positive(name: string, v: number | undefined): number {
   if (v === undefined || !Number.isFinite(v) || v <= 0) {
@@ -63,12 +81,16 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
     backoffMaxMs: positive('reconnectBackoff.maxMs', options.reconnectBackoff?.maxMs ?? 2000),
     maxReplyBytes: positive('maxReplyBytes', options.maxReplyBytes ?? 64 * 1024 * 1024),
     silentReconnectAfter: options.silentReconnectAfter ?? 0,
-    onReconnect: options.onReconnect,
+    onReconnect: options.onClose === undefined ? undefined : (meta: string) => options.onClose?.(meta, 'silent'),
     names: options.names,
     logger: options.logger,
   };
   if (!Number.isInteger(connectionOptions.silentReconnectAfter) || connectionOptions.silentReconnectAfter < 0) {
     throw new ConfigError(`Upstream option silentReconnectAfter must be a whole number ≥ 0, got ${String(options.silentReconnectAfter)}.`);
+  }
+  const idleCloseMs = options.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS;
+  if (!Number.isFinite(idleCloseMs) || idleCloseMs < 0) {
+    throw new ConfigError(`Upstream option idleCloseMs must be 0 or a positive number, got ${String(idleCloseMs)}.`);
   }
   const connections = new Map<string, UpstreamConnection>();
   let closed = false;
@@ -110,6 +132,28 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
         };
       }),
     stats: () => [...connections.values()].map((c) => c.stats()),
+    openConnections: () => {
+      let open = 0;
+      for (const c of connections.values()) if (c.isOpen()) open++;
+      return open;
+    },
+    retain(named) {
+      if (idleCloseMs === 0 || closed) return [];
+      const now = Date.now();
+      const dropped: string[] = [];
+      for (const [meta, c] of connections) {
+        if (named.has(meta)) continue;
+        const unusedMs = c.unusedForMs(now);
+        if (unusedMs < idleCloseMs) continue;
+        connections.delete(meta);
+        // Closed for good: a later call to the meta builds a new connection.
+        c.close();
+        dropped.push(meta);
+        options.logger?.info({ meta, unusedMs, reason: 'unused' }, 'closed the connection to a MetaServer no cached route names');
+        options.onClose?.(meta, 'unused');
+      }
+      return dropped;
+    },
     close() {
       closed = true;
       for (const c of connections.values()) c.close();

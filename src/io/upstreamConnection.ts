@@ -75,6 +75,12 @@ export class UpstreamConnection {
   private retryAt = 0;
   private lastFailure = '';
   private closed = false;
+  /**
+   * Epoch ms a call last started or was given up (an answered call ends within
+   * ms of its start, so answers, the hot path, read no clock): with no call
+   * pending, how long the connection has been unused.
+   */
+  private lastUsedAt = Date.now();
   private calls = 0;
   private answers = 0;
   private failures = 0;
@@ -94,6 +100,7 @@ export class UpstreamConnection {
    */
   send(request: MetaRequest, handler: MetaHandler): number | UpstreamError {
     this.calls++;
+    this.lastUsedAt = Date.now();
     const refusal = this.refusal();
     if (refusal) {
       this.failures++;
@@ -114,6 +121,8 @@ export class UpstreamConnection {
   /** Forgets the call `ticket`; its late answer is dropped. */
   cancel(ticket: number, reason: CancelReason): void {
     if (!this.pending.delete(ticket)) return;
+    // A call given up may have waited long: idleness starts from here.
+    this.lastUsedAt = Date.now();
     const written = !this.queued.delete(ticket);
     if (reason !== 'outrun' || !written || this.options.silentReconnectAfter <= 0) return;
     this.outrunStreak++;
@@ -162,6 +171,16 @@ export class UpstreamConnection {
       failures: this.failures,
       connects: this.connects,
     };
+  }
+
+  /** Milliseconds since a call last started or was given up; 0 while calls are pending. */
+  unusedForMs(now: number): number {
+    return this.pending.size > 0 ? 0 : Math.max(0, now - this.lastUsedAt);
+  }
+
+  /** True while a socket is connected to the meta. */
+  isOpen(): boolean {
+    return this.state === 'open';
   }
 
   /** Closes the socket and fails every pending call now; later calls fail with 'closed'. */
@@ -344,6 +363,7 @@ export class UpstreamConnection {
     const calls = [...this.pending];
     this.pending.clear();
     this.queued.clear();
+    this.lastUsedAt = Date.now();
     this.failures += calls.length;
     for (const [ticket, handler] of calls) handler.metaFailed(this.meta, ticket, error);
   }

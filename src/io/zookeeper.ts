@@ -92,6 +92,7 @@ const ZOK = num('ZOK', 0);
 const ZNONODE = num('ZNONODE', -101);
 const ZNODEEXISTS = num('ZNODEEXISTS', -110);
 const ZOO_SESSION_EVENT = num('ZOO_SESSION_EVENT', -1);
+const ZOO_CHILD_EVENT = num('ZOO_CHILD_EVENT', 4);
 const ZOO_AUTH_FAILED_STATE = num('ZOO_AUTH_FAILED_STATE', -113);
 const ZOO_PERSISTENT = num('ZOO_PERSISTENT', 0);
 
@@ -167,6 +168,38 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
     if (state.value === next) return;
     logger.info({ zookeeper: connect, state: next, from: state.value }, 'ZooKeeper session state');
     state.next(next);
+  };
+
+  /**
+   * The one watcher function every watched read hands to the native client.
+   * The client keeps each watcher it is given for the life of the process — it
+   * never releases one, fired or not — so a watcher must hold nothing: this one
+   * looks up, by path, the handlers that still want the event. Handlers are
+   * one-shot like ZooKeeper's watches, and leave the table when their read is
+   * superseded or their subscription ends, taking their closures with them.
+   */
+  const dataHandlers = new Map<string, Set<() => void>>();
+  const childHandlers = new Map<string, Set<() => void>>();
+  const watcher: WatchCb = (type, _state, path) =>
+    guard('watch', () => {
+      // Session events reach every watcher; the session subscription handles them.
+      if (type === ZOO_SESSION_EVENT) return;
+      const table = type === ZOO_CHILD_EVENT ? childHandlers : dataHandlers;
+      const handlers = table.get(path);
+      if (handlers === undefined) return;
+      table.delete(path);
+      for (const handler of handlers) handler();
+    });
+  /** Registers `handler` for the next event on `path`; returns its removal. */
+  const onNextEvent = (table: Map<string, Set<() => void>>, path: string, handler: () => void): (() => void) => {
+    let handlers = table.get(path);
+    if (handlers === undefined) table.set(path, (handlers = new Set()));
+    handlers.add(handler);
+    const registered = handlers;
+    return () => {
+      registered.delete(handler);
+      if (registered.size === 0 && table.get(path) === registered) table.delete(path);
+    };
   };
 
   const reopenLater = (ms: number): void => {
@@ -261,14 +294,16 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
     epoch: number;
     armed: boolean;
     waiters: Set<ChildWaiter>;
+    /** Removes the armed watch's handler. */
+    drop: () => void;
   }
   const childWaits = new Map<string, ChildWait>();
 
   const armChildren = (session: LiveSession, parent: string, wait: ChildWait): void => {
     wait.armed = true;
-    const onChange: WatchCb = (type) =>
+    const onChange = (): void =>
       guard('children watch', () => {
-        if (type === ZOO_SESSION_EVENT || childWaits.get(parent) !== wait) return;
+        if (childWaits.get(parent) !== wait) return;
         wait.armed = false;
         if (wait.waiters.size === 0) {
           childWaits.delete(parent);
@@ -281,12 +316,14 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
       });
     const unavailable = (): void => {
       wait.armed = false;
+      wait.drop();
       if (childWaits.get(parent) === wait) childWaits.delete(parent);
       const waiters = [...wait.waiters];
       wait.waiters.clear();
       for (const waiter of waiters) waiter.unavailable();
     };
-    const rc = session.zk.aw_get_children(parent, onChange, (code) =>
+    wait.drop = onNextEvent(childHandlers, parent, onChange);
+    const rc = session.zk.aw_get_children(parent, watcher, (code) =>
       guard('children', () => {
         if (code !== ZOK) unavailable();
       }),
@@ -298,7 +335,8 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
   const waitForChild = (session: LiveSession, parent: string, waiter: ChildWaiter): (() => void) => {
     let wait = childWaits.get(parent);
     if (wait === undefined || wait.epoch !== session.epoch) {
-      wait = { epoch: session.epoch, armed: false, waiters: new Set() };
+      wait?.drop();
+      wait = { epoch: session.epoch, armed: false, waiters: new Set(), drop: noop };
       childWaits.set(parent, wait);
     }
     const entry = wait;
@@ -318,6 +356,8 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
       let readEpoch = -1;
       let retry: NodeJS.Timeout | undefined;
       let stopWaiting: (() => void) | undefined;
+      /** Removes the handler of the latest watched read from the shared watcher's table. */
+      let dropWatch: () => void = noop;
 
       let lastKind: ZkNodeEvent['kind'] | undefined;
       const emit = (event: ZkNodeEvent): void => {
@@ -343,6 +383,8 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
         clearTimeout(retry);
         stopWaiting?.();
         stopWaiting = undefined;
+        dropWatch();
+        dropWatch = noop;
         const session = live.value;
         if (!active) return;
         if (!session) {
@@ -353,12 +395,9 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
         needRead = false;
         readEpoch = session.epoch;
         const mine = (): boolean => active && my === token;
-        const onWatch: WatchCb = (type) =>
-          guard('watch', () => {
-            // Session events reach every watcher; the session subscription below handles them.
-            if (type === ZOO_SESSION_EVENT || !mine()) return;
-            read();
-          });
+        const onWatch = (): void => {
+          if (mine()) read();
+        };
         const onCreation = (): void => {
           let fellBack = false;
           stopWaiting = waitForChild(session, parent, {
@@ -383,7 +422,8 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
           if (rc !== ZOK) fail(session, rc, 'reading');
         };
         const watchOwnCreation = (): void => {
-          const rc = session.zk.aw_exists(path, onWatch, (code) =>
+          dropWatch = onNextEvent(dataHandlers, path, onWatch);
+          const rc = session.zk.aw_exists(path, watcher, (code) =>
             guard('exists', () => {
               if (!mine()) return;
               if (code === ZNONODE) emit({ kind: 'missing' });
@@ -393,11 +433,25 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
           );
           if (rc !== ZOK) fail(session, rc, 'watching');
         };
-        const rc = session.zk.aw_get(path, onWatch, (code, _err, stat, data) =>
-          guard('get', () => {
+        const watchedGet = (): void => {
+          dropWatch = onNextEvent(dataHandlers, path, onWatch);
+          const rc = session.zk.aw_get(path, watcher, (code, _err, stat, data) =>
+            guard('get', () => {
+              if (!mine()) return;
+              if (code === ZOK) emit({ kind: 'data', data: data ?? Buffer.alloc(0), version: stat?.version ?? 0 });
+              // Deleted since the probe: a get leaves no watch on a missing node, so wait as for one.
+              else if (code === ZNONODE) onCreation();
+              else fail(session, code, 'reading');
+            }),
+          );
+          if (rc !== ZOK) fail(session, rc, 'reading');
+        };
+        // Probe without a watch first: every watched request costs the native client a
+        // record it never frees, and most reads that miss are of made-up table names.
+        const rc = session.zk.a_get(path, false, (code) =>
+          guard('probe', () => {
             if (!mine()) return;
-            if (code === ZOK) emit({ kind: 'data', data: data ?? Buffer.alloc(0), version: stat?.version ?? 0 });
-            // A get does not leave a watch on a missing node; an exists does.
+            if (code === ZOK) watchedGet();
             else if (code === ZNONODE) onCreation();
             else fail(session, code, 'reading');
           }),
@@ -418,6 +472,7 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
         active = false;
         clearTimeout(retry);
         stopWaiting?.();
+        dropWatch();
         sessions.unsubscribe();
       };
     });

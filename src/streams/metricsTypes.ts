@@ -67,6 +67,8 @@ export interface Metrics {
   zkState(state: string): void;
   /** Count the registry's stale routes when metrics are read (served from cache while ZooKeeper is away). */
   observeRegistry(registry: Pick<RouteRegistry, 'tables'>): void;
+  /** Count the open upstream connections when metrics are read. */
+  observeUpstream(pool: { openConnections(): number }): void;
   /** The registry custom metric modules write to. */
   readonly customRegistry: MetricRegistryFacade;
   /** Prometheus exposition text; empty when metrics are off. */

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,10 @@ function harness(argv: string[], run: CliEnv['run']) {
       events.on('signal', handler);
       return () => events.off('signal', handler);
     },
+    onHangup: (handler) => {
+      events.on('hangup', handler);
+      return () => events.off('hangup', handler);
+    },
     onFatal: (handler) => {
       events.on('fatal', handler);
       return () => events.off('fatal', handler);
@@ -42,7 +46,7 @@ function harness(argv: string[], run: CliEnv['run']) {
     disposeGraceMs: 50,
   };
   const logs = () =>
-    readFileSync(join(dir, 'proxy.1.log'), 'utf8')
+    readFileSync(join(dir, 'proxy.log'), 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -79,6 +83,30 @@ describe('runCli', () => {
     const [starting, listening] = h.logs();
     expect(starting).toMatchObject({ version: '9.9.9', config: { file: fixture, admin: { listen: null } } });
     expect(listening).toMatchObject({ address: { host: '127.0.0.1', port: 40001 } });
+  });
+
+  it('reopens the log file on SIGHUP and keeps serving', async () => {
+    let disposed = 0;
+    let started = false;
+    const h = harness([fixture, '$LOG'], async () => {
+      started = true;
+      return fakeProxy(async () => void disposed++);
+    });
+    const exit = runCli(h.env);
+    await until(() => started);
+    const file = h.env.argv[1]!;
+    await until(() => existsSync(file) && statSync(file).size > 0);
+    renameSync(file, `${file}.1`);
+    h.events.emit('hangup');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(disposed).toBe(0);
+    expect(h.exits).toEqual([]);
+    h.events.emit('signal', 'SIGTERM');
+    expect(await exit).toBe(0);
+    expect(h.events.listenerCount('hangup')).toBe(0);
+    // The rest of the run is in the new file, starting with the reopen itself.
+    expect(h.logs().map((entry) => entry.msg)).toEqual(['SIGHUP: log file reopened', 'shutting down', 'stopped']);
+    expect(h.logs()[0]).toMatchObject({ logFile: file });
   });
 
   it('exits at once on a second signal', async () => {
@@ -180,6 +208,10 @@ class FakeWorker extends EventEmitter implements WorkerProcess {
   shutdown() {
     this.shutdowns++;
   }
+  reopens = 0;
+  reopenLog() {
+    this.reopens++;
+  }
   kill() {
     this.kills++;
     this.emit('exit', null, 'SIGKILL');
@@ -231,6 +263,21 @@ describe('runCli with server.workers', () => {
     expect(await exit).toBe(0);
     const messages = h.logs().map((entry) => entry.msg);
     expect(messages).toEqual(['starting meta-proxy', 'starting workers', 'every worker is listening', 'shutting down: every worker drains', 'stopped']);
+  });
+
+  it('passes SIGHUP on to every worker and reopens its own file', async () => {
+    const { h, forked } = primary(2);
+    const exit = runCli(h.env);
+    await until(() => forked.length === 2);
+    for (const worker of forked) worker.emit('ready');
+    h.events.emit('hangup');
+    expect(forked.map((w) => w.reopens)).toEqual([1, 1]);
+    expect(forked.map((w) => w.shutdowns)).toEqual([0, 0]);
+    h.events.emit('signal', 'SIGTERM');
+    for (const worker of forked) worker.emit('exit', 0, null);
+    expect(await exit).toBe(0);
+    expect(h.logs().map((entry) => entry.msg)).toContain('SIGHUP: log file reopened');
+    expect(h.events.listenerCount('hangup')).toBe(0);
   });
 
   it('"auto" forks one worker per core', async () => {
@@ -311,7 +358,7 @@ describe('runCli with server.workers', () => {
     await until(() => readyCalls === 1);
     h.events.emit('signal', 'SIGTERM');
     expect(await exit).toBe(0);
-    const file = h.env.argv[1]!.replace(/\.log$/, '-w7.1.log');
+    const file = h.env.argv[1]!.replace(/\.log$/, '-w7.log');
     const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ worker: 7, msg: 'starting meta-proxy' });
   });

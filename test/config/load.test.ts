@@ -61,10 +61,11 @@ describe('loadConfig', () => {
         retryDelayMs: 200,
         maxPendingCalls: 100000,
         silentReconnectAfter: 3,
+        idleCloseMs: 300000,
         dropHostPortFields: false,
         clusters: {},
       },
-      log: { level: 'info', maxSizeBytes: 500 * 1024 * 1024, maxAgeDays: 7 },
+      log: { level: 'info', maxSizeBytes: 500 * 1024 * 1024, maxFiles: 10, maxAgeDays: 7 },
     });
   });
 
@@ -109,10 +110,11 @@ describe('loadConfig', () => {
       retryDelayMs: 0,
       maxPendingCalls: 50,
       silentReconnectAfter: 5,
+      idleCloseMs: 0,
       dropHostPortFields: true,
       clusters: { onebox: { dropHostPortFields: false }, legacy: {} },
     });
-    expect(config.log).toEqual({ level: 'debug', maxSizeBytes: 10 * 1024 * 1024, maxAgeDays: 0 });
+    expect(config.log).toEqual({ level: 'debug', maxSizeBytes: 10 * 1024 * 1024, maxFiles: 3, maxAgeDays: 0 });
   });
 
   it('accepts a registry file instead of zookeeper', () => {
@@ -213,7 +215,7 @@ describe('parseConfig problems', () => {
     [`${zk}upstream: { drop_host_port_fields: "yes" }`, 'upstream.drop_host_port_fields: expected true or false, got "yes"'],
     [`${zk}upstream: { clusters: { "c.1": { drop_hostport_fields: true } } }`, 'upstream.clusters["c.1"].drop_hostport_fields: unknown key (did you mean "drop_host_port_fields"?)'],
     [`${zk}log: { level: verbose }`, 'log.level: expected one of trace, debug, info, warn, error, fatal, got "verbose"'],
-    [`${zk}log: { max_size_mb: "500MB" }`, 'log.max_size_mb: expected a positive integer (megabytes), got "500MB"'],
+    [`${zk}log: { max_size_mb: "500MB" }`, 'log.max_size_mb: expected a non-negative integer (megabytes, 0 = never rotate: an external logrotate does), got "500MB"'],
   ])('%s', (text, problem) => {
     expect(problems(`${text}\n`)).toContain(`/etc/mp/proxy.yaml: ${problem}`);
   });

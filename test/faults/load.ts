@@ -35,6 +35,12 @@ export interface LoadOptions {
   /** The table of the n-th request; default round-robin over `tables`. */
   pick?: (n: number) => LoadTable;
   tables?: LoadTable[];
+  /**
+   * Herds: every `everyMs`, `size` identical requests (the table `pick` gives
+   * for the herd's number, one partition) sent at once over every connection,
+   * on top of the steady rate; the proxy should ask the meta once for them.
+   */
+  herd?: { everyMs: number; size: number };
 }
 
 /** One request, as the load driver saw it. */
@@ -77,6 +83,14 @@ export interface Load {
   /** Resolves once every connection is open (sending starts then). */
   readonly ready: Promise<void>;
   readonly records: RequestRecord[];
+  /**
+   * The requests sent in [fromMs, toMs) (performance.now() times), as a summary;
+   * call it once their deadline has passed. Duplicates are those of these requests;
+   * unknown seqids and closed connections count since the start.
+   */
+  window(fromMs: number, toMs: number): LoadSummary;
+  /** Drops the records of requests sent before `beforeMs`, so a long run stays small. */
+  forget(beforeMs: number): void;
   /** Stops sending, waits for the replies still due (at most timeout + margin), closes, summarises. */
   stop(): Promise<LoadSummary>;
 }
@@ -167,15 +181,15 @@ export function startLoad(options: LoadOptions): Load {
       });
     });
 
-  const send = (n: number): void => {
+  const send = (n: number, herd?: { table: LoadTable; index: number }): void => {
     const live = conns.filter((c) => c.socket !== undefined);
     if (live.length === 0) return;
     const conn = live[n % live.length]!;
-    const table = pick(n);
+    const table = herd?.table ?? pick(n);
     const version = (n % 2) as 0 | 1;
     const seqid = conn.nextSeqid++;
     // Every third request is Node.js-style (no indices); the others ask for one partition.
-    const indices = n % 3 === 0 ? undefined : [n % table.partitionCount];
+    const indices = herd ? [herd.index] : n % 3 === 0 ? undefined : [n % table.partitionCount];
     const frame = queryFrame(table.name, seqid, { version, timeoutMs: timeoutMs, ...(indices && { indices }) });
     const record: RequestRecord = { conn: conn.index, seqid, table, version, sentAt: performance.now(), replies: 0 };
     records.push(record);
@@ -191,10 +205,18 @@ export function startLoad(options: LoadOptions): Load {
   const ready = Promise.all(conns.map(open)).then(() => {
     startedAt = performance.now();
     let n = 0;
+    let herds = 0;
     ticker = setInterval(() => {
       if (stopped) return;
-      const due = Math.floor(((performance.now() - startedAt) * rate) / 1000);
+      const elapsed = performance.now() - startedAt;
+      const due = Math.floor((elapsed * rate) / 1000);
       while (n < due) send(n++);
+      if (options.herd !== undefined && elapsed >= (herds + 1) * options.herd.everyMs) {
+        const table = pick(herds);
+        const herd = { table, index: herds % table.partitionCount };
+        herds++;
+        for (let i = 0; i < options.herd.size; i++) send(i, herd);
+      }
     }, TICK_MS);
   });
 
@@ -213,7 +235,27 @@ export function startLoad(options: LoadOptions): Load {
     return summarize(records, { duplicates, unknownSeqids, connectionsClosed, limitMs: timeoutMs + marginMs });
   };
 
-  return { ready, records, stop };
+  const window = (fromMs: number, toMs: number): LoadSummary => {
+    const inWindow = records.filter((r) => r.sentAt >= fromMs && r.sentAt < toMs);
+    const windowDuplicates = inWindow.reduce((sum, r) => sum + Math.max(0, r.replies - 1), 0);
+    return summarize(inWindow, { duplicates: windowDuplicates, unknownSeqids, connectionsClosed, limitMs: timeoutMs + marginMs });
+  };
+
+  const forget = (beforeMs: number): void => {
+    let kept = 0;
+    for (const r of records) if (r.sentAt >= beforeMs) records[kept++] = r;
+    records.length = kept;
+    for (const conn of conns) {
+      for (const [seqid, r] of conn.sent) {
+        if (r.sentAt < beforeMs) {
+          conn.sent.delete(seqid);
+          conn.pending.delete(seqid);
+        }
+      }
+    }
+  };
+
+  return { ready, records, stop, window, forget };
 }
 
 function summarize(

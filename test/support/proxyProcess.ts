@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { dump } from 'js-yaml';
 
-export const CLI = new URL('../../dist/src/cli.js', import.meta.url).pathname;
+// From the sources (vitest) the bin is under dist/; compiled (the soak run) this file already is.
+export const CLI = new URL(
+  import.meta.url.includes('/dist/test/') ? '../../src/cli.js' : '../../dist/src/cli.js',
+  import.meta.url,
+).pathname;
 
 export interface ProxyProcess {
   readonly port: number;
@@ -21,11 +25,14 @@ export interface ProxyProcess {
 }
 
 /** Writes `config` (YAML keys) to a temp file and starts the proxy on it; resolves once it listens. */
-export async function startProxyProcess(config: Record<string, unknown>, options: { timeoutMs?: number } = {}): Promise<ProxyProcess> {
+export async function startProxyProcess(
+  config: Record<string, unknown>,
+  options: { timeoutMs?: number; /** Flags for node itself, e.g. --expose-gc. */ nodeArgs?: string[] } = {},
+): Promise<ProxyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'meta-proxy-e2e-'));
   const configFile = join(dir, 'meta-proxy.yaml');
   writeFileSync(configFile, dump(config));
-  const child = spawn(process.execPath, [CLI, configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));

@@ -238,6 +238,23 @@ export async function startZooKeeper(options: ZkServerOptions = {}): Promise<ZkS
     helper = undefined;
   };
 
+  /**
+   * Runs `use` with the helper; again with a new one if ZooKeeper closed the
+   * helper's session (a server just restarted can refuse a new session for a
+   * while, as a long soak run meets), for up to about 10 s, then gives up.
+   */
+  const withClient = async <T>(use: (c: HelperClient) => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await use(client());
+      } catch (error) {
+        if (!(error instanceof SessionClosed) || attempt >= 20) throw error;
+        closeHelper();
+        await delay(500);
+      }
+    }
+  };
+
   await launch();
 
   const server: ZkServer = {
@@ -265,11 +282,11 @@ export async function startZooKeeper(options: ZkServerOptions = {}): Promise<ZkS
       child?.kill('SIGCONT');
     },
     ruok: async () => (await fourLetterWord(host, port, 'ruok', 500)) === 'imok',
-    set: (path, data) => client().set(path, toBuffer(data)),
-    get: (path) => client().get(path),
-    children: (path) => client().children(path),
-    remove: (path) => client().removeTree(path),
-    setDigestAcl: (path, credential) => client().setDigestAcl(path, credential),
+    set: (path, data) => withClient((c) => c.set(path, toBuffer(data))),
+    get: (path) => withClient((c) => c.get(path)),
+    children: (path) => withClient((c) => c.children(path)),
+    remove: (path) => withClient((c) => c.removeTree(path)),
+    setDigestAcl: (path, credential) => withClient((c) => c.setDigestAcl(path, credential)),
     async expireSession(sessionId, password) {
       // Closing a session from any client that holds its id and password ends it,
       // unless its owner reconnects in between and takes it back (the close then

@@ -190,7 +190,7 @@ describe('clusterCall against simulated clusters', () => {
       connectTimeoutMs: 200,
       maxPendingCalls: 100,
       silentReconnectAfter: 2,
-      onReconnect: (meta, reason) => reconnects.push(`${meta} ${reason}`),
+      onClose: (meta, reason) => reconnects.push(`${meta} ${reason}`),
       logger,
     });
     open.pools.push(pool);

@@ -72,7 +72,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   const reconnects = new Counter({
     name: 'upstream_reconnect_count',
-    help: 'Upstream connections the proxy closed of its own accord, to open afresh when next needed, by meta and reason.',
+    help: 'Upstream connections the proxy closed on purpose, to open afresh when next needed, by meta and reason (silent: its calls kept going unanswered while other metas answered; unused: no cached route names the meta).',
     labelNames: ['meta', 'reason'],
     registers,
   });
@@ -253,6 +253,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
         },
       });
     },
+    observeUpstream(pool) {
+      // Read when scraped, like route_stale_count: the pool knows its sockets.
+      new Gauge({
+        name: 'upstream_connection_count',
+        help: 'Open connections to MetaServers.',
+        registers,
+        collect() {
+          this.set(pool.openConnections());
+        },
+      });
+    },
     customRegistry: createPromFacade(registry),
     prometheusText: () => registry.metrics(),
     snapshot: () => registry.getMetricsAsJSON(),
@@ -268,9 +279,10 @@ function disabledMetrics(): Metrics {
     proxyHooks: {},
     registryHooks: {},
     upstreamCall() {},
-    upstreamReconnect() {},
     zkState() {},
     observeRegistry() {},
+    upstreamReconnect() {},
+    observeUpstream() {},
     customRegistry: noopFacade,
     prometheusText: () => Promise.resolve(''),
     snapshot: () => Promise.resolve([]),
