@@ -1,8 +1,9 @@
-import { startWith, switchMap, type Observable, type SchedulerLike } from 'rxjs';
+import { switchMap, type Observable, type SchedulerLike } from 'rxjs';
 import { answerAtDeadline } from '../operators/answerAtDeadline.js';
 import { answerWith } from '../operators/answerWith.js';
 import { callCluster, type CallClusterDeps } from '../operators/callCluster.js';
 import { distinctRouteStates } from '../operators/distinctRouteStates.js';
+import { startWithIfSilent } from '../operators/startWithIfSilent.js';
 import type { QueryQueue } from './queryQueue.js';
 import type { Query } from './queryTypes.js';
 import { routeError } from './routeTarget.js';
@@ -37,7 +38,7 @@ export interface TableRepliesDeps extends CallClusterDeps {
 export function tableReplies(route$: Observable<RouteState>, queue: QueryQueue, deps: TableRepliesDeps): Observable<Query> {
   return route$.pipe(
     distinctRouteStates(),
-    startWith(undefined),
+    startWithIfSilent(undefined),
     switchMap((state) => {
       if (state === undefined) return queue.pending$.pipe(answerAtDeadline('ERR_ZOOKEEPER_OPERATION', deps.sweep, deps.scheduler));
       if (state.kind === 'route') return queue.pending$.pipe(callCluster(state, deps));
