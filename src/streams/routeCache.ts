@@ -1,7 +1,7 @@
-import { NEVER, ReplaySubject, Subject, concat, of, share, tap, type Observable, type Subscription } from 'rxjs';
+import { NEVER, Observable, Subject, concat, of, type Subscriber, type Subscription } from 'rxjs';
 import { LRUCache } from 'lru-cache';
 import type { BaseLogger } from 'pino';
-import { distinctRouteStates } from '../operators/distinctRouteStates.js';
+import { sameRouteState } from '../operators/distinctRouteStates.js';
 import { tableNameProblem } from './parseRoute.js';
 import type { RegistryHooks, RouteState } from './routeTypes.js';
 
@@ -52,19 +52,72 @@ export interface RouteCache {
 /** Never-ending stream of one value: route streams do not complete while the registry lives. */
 export const constantRoute = (state: RouteState): Observable<RouteState> => concat(of(state), NEVER);
 
-interface Entry extends CachedRoute {
-  route$: Observable<RouteState>;
-  keepAlive: Subscription | undefined;
+/**
+ * One cached table: its latest state, replayed to each new observer, and the
+ * feed that keeps it current. A ReplaySubject(1) with a reference count, kept
+ * by hand in one object: with many more tables asked for than cached, every
+ * request is a miss, and `share()` over a ReplaySubject plus a keep-alive
+ * subscription per miss was most of a miss's cost.
+ */
+class Entry implements CachedRoute {
+  state: RouteState | undefined = undefined;
+  failing = false;
+  /** Observers beyond the first (most tables have one: their pipeline). */
+  private more: Array<Subscriber<RouteState>> | undefined;
+  private first: Subscriber<RouteState> | undefined;
+  private feeding: Subscription | undefined;
+  /** Still in the cache: its feed runs whether or not anyone observes it. */
+  cached = true;
+  readonly route$: Observable<RouteState>;
+
+  constructor(
+    readonly table: string,
+    public changedAt: number,
+    private readonly now: () => number,
+  ) {
+    this.route$ = new Observable<RouteState>((subscriber) => {
+      if (this.first === undefined) this.first = subscriber;
+      else (this.more ??= []).push(subscriber);
+      if (this.state !== undefined) subscriber.next(this.state);
+      return () => this.leave(subscriber);
+    });
+  }
+
+  /** Starts the feed; its states reach every observer, distinct ones only. */
+  feed(source: Observable<RouteState>): void {
+    this.feeding = source.subscribe((state) => this.next(state));
+  }
+
+  private next(state: RouteState): void {
+    // The same target again (another version of the same content) is not news.
+    if (this.state !== undefined && sameRouteState(this.state, state)) return;
+    this.state = state;
+    this.changedAt = this.now();
+    this.first?.next(state);
+    if (this.more !== undefined) for (const observer of [...this.more]) observer.next(state);
+  }
+
+  private leave(subscriber: Subscriber<RouteState>): void {
+    if (this.first === subscriber) this.first = this.more?.shift();
+    else if (this.more !== undefined) {
+      const i = this.more.indexOf(subscriber);
+      if (i >= 0) this.more.splice(i, 1);
+    }
+    if (!this.cached && this.first === undefined) this.stop();
+  }
+
+  /** Left the cache: the feed stops now, or when its last observer leaves. */
+  evict(): void {
+    this.cached = false;
+    if (this.first === undefined) this.stop();
+  }
+
+  private stop(): void {
+    this.feeding?.unsubscribe();
+    this.feeding = undefined;
+  }
 }
 
-/**
- * A table's stream is built on its first request: it subscribes the feed
- * once (through a shared `ReplaySubject(1)`), which stays subscribed while the
- * table is cached. Eviction drops the cache's own subscription; a table still
- * observed (a request in flight, a table pipeline draining) keeps its feed
- * until its last observer leaves. A name that cannot be a table is `invalid`
- * without touching the feed.
- */
 export function createRouteCache(options: RouteCacheOptions): RouteCache {
   const { capacity, now } = options;
   const hooks = options.hooks ?? {};
@@ -84,8 +137,7 @@ export function createRouteCache(options: RouteCacheOptions): RouteCache {
   const cache = new LRUCache<string, Entry>({
     max: capacity,
     dispose: (entry, table) => {
-      entry.keepAlive?.unsubscribe();
-      entry.keepAlive = undefined;
+      entry.evict();
       evicted$.next(table);
     },
   });
@@ -94,18 +146,10 @@ export function createRouteCache(options: RouteCacheOptions): RouteCache {
     const problem = tableNameProblem(table);
     if (problem !== undefined) return constantRoute({ kind: 'invalid', table, reason: problem });
     if (disposed) return constantRoute({ kind: 'unavailable', table, reason: 'the route registry is closed' });
-    const entry: Entry = { table, state: undefined, changedAt: now(), failing: false, route$: NEVER, keepAlive: undefined };
-    entry.route$ = options.feed(table, entry).pipe(
-      distinctRouteStates(),
-      tap((state) => {
-        entry.state = state;
-        entry.changedAt = now();
-      }),
-      share({ connector: () => new ReplaySubject<RouteState>(1), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
-    );
+    const entry = new Entry(table, now(), now);
     // Evicts the least recently used table first, if full.
     cache.set(table, entry);
-    entry.keepAlive = entry.route$.subscribe();
+    entry.feed(options.feed(table, entry));
     cacheSize(cache.size);
     return entry.route$;
   };

@@ -114,6 +114,25 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768 and up on Linux), for
+ * a server that is stopped and restarted on the same port: while it is down,
+ * no port the kernel hands out (another test's listen(0), any outgoing
+ * connection) can take its place.
+ */
+export async function restartablePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, host, () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  return freePort(host);
+}
+
 /** Send a four-letter word; resolve the reply ('' when the server does not answer). */
 export function fourLetterWord(host: string, port: number, word: string, timeoutMs = 1000): Promise<string> {
   return new Promise((resolve) => {
@@ -148,7 +167,8 @@ export async function startZooKeeper(options: ZkServerOptions = {}): Promise<ZkS
   const maxSession = options.maxSessionTimeoutMs ?? tickTime * 20;
   const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const host = '127.0.0.1';
-  const port = await freePort(host);
+  // Tests stop and restart it on the same port while other tests run.
+  const port = await restartablePort(host);
   const dir = mkdtempSync(join(tmpdir(), 'meta-proxy-zk-'));
   const dataDir = join(dir, 'data');
   const cfg = join(dir, 'zoo.cfg');
