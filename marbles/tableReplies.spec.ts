@@ -205,16 +205,17 @@ describe('coalescing', () => {
     });
   });
 
-  it('a caller with more budget than the first one still gets the answer after the first timed out', () => {
+  it('a caller with more budget than the call it joined re-issues it when that call runs out', () => {
     const scheduler = testScheduler();
     scheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const route$ = hot('  a-------', { a: A });
-      const callA = cold('  -----x|', { x: answer('A') });
+      const callA = cold('  ----x|', { x: answer('A') });
+      //                       ----x|   re-issued at 3
       const { router } = core(scheduler, () => route$, { A: callA });
+      // The first caller's budget (3) is the shared call's, and the meta takes longer than that.
       expectObservable(reply$(router, scheduler, { budgetMs: 3 })).toBe('---(r|)', { r: 'ERR_TIMEOUT#7' });
-      expectObservable(reply$(router, scheduler, { seqid: 8, budgetMs: 50 })).toBe('-----(r|)', { r: 'A#8' });
-      // One call serves both: it runs until the longest budget, past the first one's deadline.
-      expectSubscriptions(callA.subscriptions).toBe('^----!');
+      expectObservable(reply$(router, scheduler, { seqid: 9, budgetMs: 50 })).toBe('-------(r|)', { r: 'A#9' });
+      expectSubscriptions(callA.subscriptions).toBe(['^--!', '---^---!']);
     });
   });
 });

@@ -115,6 +115,14 @@ class RouteCalls extends Subscriber<Query> implements CallOwner<Query> {
     if (this.calls.get(call.key) === call) this.calls.delete(call.key);
   }
 
+  outlived(_call: ClusterCall<Query>, queries: Query[]): void {
+    // Re-issued as if they had just come: identical ones share a new call again.
+    for (const query of queries) {
+      query.call = undefined;
+      if (!this.closed) this._next(query);
+    }
+  }
+
   override unsubscribe(): void {
     if (this.closed) return;
     super.unsubscribe();

@@ -40,6 +40,12 @@ export interface CallOwner<W extends Waiter> {
   answered(call: ClusterCall<W>, answer: MetaAnswer): void;
   /** `waiter` gets no answer: its deadline passed (or there is nobody to ask). It has left `call.waiters`. */
   failed(call: ClusterCall<W>, waiter: W, error: CallFailure, reason: string): void;
+  /**
+   * The call's own budget (its first waiter's) ran out while these waiters,
+   * which joined later, still have time: they need a call of their own. Comes
+   * after `ended`.
+   */
+  outlived(call: ClusterCall<W>, waiters: W[]): void;
   /** The call is over, whatever the reason (after `answered`, the last `failed`, or the last `leave`). */
   ended(call: ClusterCall<W>): void;
 }
@@ -80,7 +86,10 @@ interface Attempt {
  *   bounded, so two metas naming each other cannot loop.
  * - Each waiter fails at its own deadline: `ERR_NETWORK_FAILURE` when every
  *   call so far failed to connect and none is pending, else `ERR_TIMEOUT`. The
- *   call itself runs until the last waiter's deadline.
+ *   call itself lives no longer than its first waiter's budget: waiters that
+ *   joined later and have time left are handed back (`outlived`) for a fresh
+ *   call, so a request lost by a meta cannot hold a stream of identical
+ *   queries for ever.
  * - Any other answer (OK, OBJECT_NOT_FOUND, header errors, ...) is final; the
  *   meta that gave it is remembered as the cluster's leader.
  */
@@ -128,7 +137,8 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
   join(waiter: W, now?: number): boolean {
     if (this.over) return false;
     this.waiters.push(waiter);
-    if (waiter.deadlineAt > this.deadlineAt) this.deadlineAt = waiter.deadlineAt;
+    // The call's budget is its first waiter's.
+    if (this.waiters.length === 1) this.deadlineAt = waiter.deadlineAt;
     if (waiter.deadlineAt < this.minWaiterDeadline) {
       this.minWaiterDeadline = waiter.deadlineAt;
       if (this.waiters.length > 1) this.rearm();
@@ -312,6 +322,14 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
         return;
       }
     }
+    if (this.deadlineAt <= now) {
+      // Out of budget with waiters that still have time: they start afresh.
+      this.stop('outrun-or-dropped');
+      const outliving = this.waiters.splice(0);
+      this.owner.ended(this);
+      this.owner.outlived(this, outliving);
+      return;
+    }
     if (this.roundAt <= now) {
       this.roundAt = Infinity;
       if (this.roundIsBackup) {
@@ -331,7 +349,7 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
 
   private rearm(): void {
     if (this.over) return;
-    let at = Math.min(this.minWaiterDeadline, this.roundAt);
+    let at = Math.min(this.minWaiterDeadline, this.deadlineAt, this.roundAt);
     for (const attempt of this.attempts) if (attempt.retryAt < at) at = attempt.retryAt;
     this.wakeAt = at;
     this.deps.sweep.arm(this);
@@ -401,6 +419,8 @@ export function clusterCall(
       answered: (_call, answer) => subscriber.next({ kind: 'answer', answer }),
       failed: (_call, _waiter, error, reason) => subscriber.next({ kind: 'failed', error, reason }),
       ended: () => subscriber.complete(),
+      // One waiter, whose deadline is the call's: it never outlives it.
+      outlived: () => undefined,
     });
     call.join(waiter);
     return () => call.cancel();

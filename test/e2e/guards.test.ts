@@ -231,6 +231,34 @@ describe('deadlines', () => {
   });
 });
 
+describe('a request a meta dropped', () => {
+  it('does not hold a stream of identical queries: once the meta answers again, they are answered within a budget', async () => {
+    const a = track(await startSimCluster({ name: 'A', metas: 2, leader: 0, tables: TABLES }));
+    const routes = routesFile({ temp: routeTo(a) });
+    const proxy = await proxyOn({ registry: { file: routes.file }, upstream: { backup_request_delay_ms: 300 } });
+    const c = track(await TestClient.connect(proxy.port));
+    expect((await c.query('temp', 1)).err).toBe('ERR_OK');
+    // The leader drops what it gets for 600 ms (its follower forwards to it), then answers again.
+    a.setBehavior(0, { mode: 'silent' });
+    const started = Date.now();
+    const sent: Array<{ at: number; reply: Promise<{ err?: string }> }> = [];
+    let recoveredAt = Infinity;
+    for (let seqid = 100; Date.now() - started < 3000; seqid++) {
+      // Identical queries (same table, all partitions), one every 50 ms, each with a 1000 ms budget.
+      sent.push({ at: Date.now(), reply: c.query('temp', seqid, { version: 1, timeoutMs: 1000 }) });
+      if (recoveredAt === Infinity && Date.now() - started >= 600) {
+        a.setBehavior(0, { mode: 'normal' });
+        recoveredAt = Date.now();
+      }
+      await sleep(50);
+    }
+    const replies = await Promise.all(sent.map(async (s) => ({ at: s.at, err: (await s.reply).err })));
+    const late = replies.filter((r) => r.at >= recoveredAt + 1200);
+    expect(late.length).toBeGreaterThan(10);
+    expect(late.map((r) => r.err)).toEqual(late.map(() => 'ERR_OK'));
+  });
+});
+
 describe('forwards', () => {
   it('follows a cluster whose metas forward naming no leader until one becomes leader; never relays a forward', async () => {
     const a = track(await startSimCluster({ name: 'A', metas: 3, leader: -1, tables: TABLES }));
