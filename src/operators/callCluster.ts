@@ -1,6 +1,6 @@
 import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 import { isPegasusError, type PegasusError } from '../protocol/errorCodes.js';
-import { stripHostPortFields } from '../protocol/metaReply.js';
+import { setSeqid, stripHostPortFields, withSeqid } from '../protocol/metaReply.js';
 import { encodeQueryConfigError } from '../protocol/response.js';
 import { ClusterCall, type CallFailure, type CallOwner, type ClusterCallDeps } from '../streams/clusterCall.js';
 import type { Query } from '../streams/queryTypes.js';
@@ -96,8 +96,7 @@ class RouteCalls extends Subscriber<Query> implements CallOwner<Query> {
         query.code = failure;
       } else {
         // The last waiter takes the frame itself, seqid rewritten in place: nothing else reads it.
-        query.reply = i === last ? frame : Buffer.from(frame);
-        query.reply.writeInt32BE(query.seqid | 0, answer.reply.seqidOffset);
+        query.reply = i === last ? setSeqid(frame, answer.reply, query.seqid) : withSeqid(frame, answer.reply, query.seqid);
         query.code = code;
       }
       this.replies.next(query);

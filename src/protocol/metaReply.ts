@@ -176,13 +176,23 @@ function readQueryConfigFacts(r: ThriftReader, reply: MetaReply): void {
  * @throws ProtocolError when `reply` does not describe this frame.
  */
 export function withSeqid(frame: Buffer, reply: MetaReply, seqid: number): Buffer {
+  const copy = Buffer.allocUnsafe(frame.length);
+  frame.copy(copy);
+  return setSeqid(copy, reply, seqid);
+}
+
+/**
+ * `frame` itself with the seqid replaced, for a frame nothing else will read
+ * (the relay's last reader of an upstream reply): no copy.
+ *
+ * @throws ProtocolError when `reply` does not describe this frame.
+ */
+export function setSeqid(frame: Buffer, reply: MetaReply, seqid: number): Buffer {
   if (reply.seqidOffset < 0 || reply.seqidOffset + 4 > frame.length) {
     throw new ProtocolError(`MetaServer reply: seqid offset ${reply.seqidOffset} is outside the ${frame.length}-byte frame.`);
   }
-  const copy = Buffer.allocUnsafe(frame.length);
-  frame.copy(copy);
-  copy.writeInt32BE(seqid | 0, reply.seqidOffset);
-  return copy;
+  frame.writeInt32BE(seqid | 0, reply.seqidOffset);
+  return frame;
 }
 
 /**

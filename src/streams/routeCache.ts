@@ -50,7 +50,7 @@ export interface RouteCache {
 }
 
 /** Never-ending stream of one value: route streams do not complete while the registry lives. */
-export const constantRoute = (state: RouteState): Observable<RouteState> => concat(of(state), NEVER);
+const constantRoute = (state: RouteState): Observable<RouteState> => concat(of(state), NEVER);
 
 /**
  * One cached table: its latest state, replayed to each new observer, and the
