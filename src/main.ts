@@ -79,7 +79,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   const leaders = createLeaderBook();
   if (config.upstream.idleCloseMs > 0) {
     // Checked at half the idle time (at most a minute apart), so a connection
-    // outlives its last use by 1 to 1.5 idle periods.
+    // outlives its last use by 1 to 2 idle periods (the check itself notes a use since the previous one).
     const everyMs = Math.min(60_000, Math.max(100, Math.floor(config.upstream.idleCloseMs / 2)));
     const retaining = interval(everyMs, scheduler).subscribe(() => pool.retain(namedMetas(registry.tables(), leaders)));
     cleanups.push(() => retaining.unsubscribe());

@@ -76,11 +76,12 @@ export class UpstreamConnection {
   private lastFailure = '';
   private closed = false;
   /**
-   * Epoch ms a call last started or was given up (an answered call ends within
-   * ms of its start, so answers, the hot path, read no clock): with no call
-   * pending, how long the connection has been unused.
+   * Epoch ms the connection was last known in use: stamped when a call is
+   * given up or fails, and by `unusedForMs` when a call was sent since it last
+   * looked (a flag, so sending a request reads no clock on the hot path).
    */
   private lastUsedAt = Date.now();
+  private sentSinceCheck = false;
   private calls = 0;
   private answers = 0;
   private failures = 0;
@@ -100,7 +101,7 @@ export class UpstreamConnection {
    */
   send(request: MetaRequest, handler: MetaHandler): number | UpstreamError {
     this.calls++;
-    this.lastUsedAt = Date.now();
+    this.sentSinceCheck = true;
     const refusal = this.refusal();
     if (refusal) {
       this.failures++;
@@ -122,7 +123,7 @@ export class UpstreamConnection {
   cancel(ticket: number, reason: CancelReason): void {
     if (!this.pending.delete(ticket)) return;
     // A call given up may have waited long: idleness starts from here.
-    this.lastUsedAt = Date.now();
+    this.stampUse();
     const written = !this.queued.delete(ticket);
     if (reason !== 'outrun' || !written || this.options.silentReconnectAfter <= 0) return;
     this.outrunStreak++;
@@ -173,9 +174,25 @@ export class UpstreamConnection {
     };
   }
 
-  /** Milliseconds since a call last started or was given up; 0 while calls are pending. */
+  /**
+   * Milliseconds the connection has been unused; 0 while calls are pending or
+   * when one was sent since the last look. Counted from a call given up or
+   * failed, or from the look that found the last answered ones (the periodic
+   * check runs at half the idle time, so at most that much later).
+   */
   unusedForMs(now: number): number {
-    return this.pending.size > 0 ? 0 : Math.max(0, now - this.lastUsedAt);
+    if (this.pending.size > 0) return 0;
+    if (this.sentSinceCheck) {
+      this.sentSinceCheck = false;
+      this.lastUsedAt = now;
+      return 0;
+    }
+    return Math.max(0, now - this.lastUsedAt);
+  }
+
+  private stampUse(): void {
+    this.sentSinceCheck = false;
+    this.lastUsedAt = Date.now();
   }
 
   /** True while a socket is connected to the meta. */
@@ -363,7 +380,7 @@ export class UpstreamConnection {
     const calls = [...this.pending];
     this.pending.clear();
     this.queued.clear();
-    this.lastUsedAt = Date.now();
+    this.stampUse();
     this.failures += calls.length;
     for (const [ticket, handler] of calls) handler.metaFailed(this.meta, ticket, error);
   }
