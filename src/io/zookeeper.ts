@@ -93,6 +93,7 @@ const ZNONODE = num('ZNONODE', -101);
 const ZNODEEXISTS = num('ZNODEEXISTS', -110);
 const ZOO_SESSION_EVENT = num('ZOO_SESSION_EVENT', -1);
 const ZOO_CHILD_EVENT = num('ZOO_CHILD_EVENT', 4);
+const ZOO_DELETED_EVENT = num('ZOO_DELETED_EVENT', 2);
 const ZOO_AUTH_FAILED_STATE = num('ZOO_AUTH_FAILED_STATE', -113);
 const ZOO_PERSISTENT = num('ZOO_PERSISTENT', 0);
 
@@ -180,16 +181,20 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
    */
   const dataHandlers = new Map<string, Set<() => void>>();
   const childHandlers = new Map<string, Set<() => void>>();
-  const watcher: WatchCb = (type, _state, path) =>
-    guard('watch', () => {
-      // Session events reach every watcher; the session subscription handles them.
-      if (type === ZOO_SESSION_EVENT) return;
-      const table = type === ZOO_CHILD_EVENT ? childHandlers : dataHandlers;
-      const handlers = table.get(path);
-      if (handlers === undefined) return;
-      table.delete(path);
-      for (const handler of handlers) handler();
-    });
+  const fire = (table: Map<string, Set<() => void>>, path: string): void => {
+    const handlers = table.get(path);
+    if (handlers === undefined) return;
+    table.delete(path);
+    // One at a time: a handler that throws must not cost the others their event.
+    for (const handler of handlers) guard('watch', handler);
+  };
+  const watcher: WatchCb = (type, _state, path) => {
+    // Session events reach every watcher; the session subscription handles them.
+    if (type === ZOO_SESSION_EVENT) return;
+    // A deleted node fires both the watches on its data and those on its children.
+    if (type !== ZOO_CHILD_EVENT) fire(dataHandlers, path);
+    if (type === ZOO_CHILD_EVENT || type === ZOO_DELETED_EVENT) fire(childHandlers, path);
+  };
   /** Registers `handler` for the next event on `path`; returns its removal. */
   const onNextEvent = (table: Map<string, Set<() => void>>, path: string, handler: () => void): (() => void) => {
     let handlers = table.get(path);
@@ -422,6 +427,7 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
           if (rc !== ZOK) fail(session, rc, 'reading');
         };
         const watchOwnCreation = (): void => {
+          dropWatch();
           dropWatch = onNextEvent(dataHandlers, path, onWatch);
           const rc = session.zk.aw_exists(path, watcher, (code) =>
             guard('exists', () => {
@@ -434,6 +440,7 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
           if (rc !== ZOK) fail(session, rc, 'watching');
         };
         const watchedGet = (): void => {
+          dropWatch();
           dropWatch = onNextEvent(dataHandlers, path, onWatch);
           const rc = session.zk.aw_get(path, watcher, (code, _err, stat, data) =>
             guard('get', () => {
@@ -446,8 +453,10 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
           );
           if (rc !== ZOK) fail(session, rc, 'reading');
         };
-        // Probe without a watch first: every watched request costs the native client a
-        // record it never frees, and most reads that miss are of made-up table names.
+        // A node known to exist (a watch fired on it, a session came back) is read at once.
+        if (lastKind === 'data') return watchedGet();
+        // Otherwise probe without a watch first: every watched request costs the native
+        // client a record it never frees, and most reads that miss are of made-up table names.
         const rc = session.zk.a_get(path, false, (code) =>
           guard('probe', () => {
             if (!mine()) return;

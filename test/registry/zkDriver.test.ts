@@ -48,6 +48,19 @@ describe('ZooKeeper driver', () => {
     expect(() => driver().watchData('relative')).toThrow(/not a ZooKeeper path/);
   });
 
+  it('sees a missing node created after its parent was deleted and re-created', async () => {
+    const d = driver();
+    await zk.set('/gone/sibling', 'x');
+    const rec = recorder(d, '/gone/t');
+    await until(() => rec.text().join() === 'missing', 'missing');
+    // The children watch on /gone fires as a delete of /gone itself.
+    await zk.remove('/gone');
+    await sleep(100);
+    await zk.set('/gone/t', 'here');
+    await until(() => rec.text().includes('here@0'), 'the node created under the re-created parent');
+    rec.subscription.unsubscribe();
+  });
+
   it('watches a node through change, delete and re-create, and forgets the watch on unsubscribe', async () => {
     const d = driver();
     await zk.set('/drv/a', 'one');
