@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { MetaProxyError } from '../errors.js';
-import type { GaugeHandle, Metrics } from '../streams/metricsTypes.js';
+import type { Metrics } from '../streams/metricsTypes.js';
 import type { RouteInfo, RouteRegistry } from '../streams/routeTypes.js';
 import type { LeaderBook } from '../streams/upstreamTypes.js';
 import { send, sendJson } from './httpReply.js';
@@ -13,7 +13,7 @@ export interface AdminServerOptions {
   host: string;
   port: number;
   /** Absent, or `metric.type: none`: `/metrics` answers 404. */
-  metrics?: Pick<Metrics, 'type' | 'prometheusText' | 'contentType' | 'customRegistry'>;
+  metrics?: Pick<Metrics, 'type' | 'prometheusText' | 'contentType' | 'observeReadiness'>;
   registry: Pick<RouteRegistry, 'tables' | 'ready$'>;
   /** Which meta last answered for each cluster, shown as each route's leader. */
   leaders?: Pick<LeaderBook, 'get'>;
@@ -48,8 +48,6 @@ export interface TableRow {
   changedAt: string;
 }
 
-/** How often proxy_ready is re-read besides scrapes, probes and readiness changes. */
-const READY_REFRESH_MS = 5_000;
 
 /**
  * The operator's HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, `/tables`,
@@ -59,28 +57,24 @@ const READY_REFRESH_MS = 5_000;
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const { host, port, metrics, registry, leaders, isListening, memory, logger } = options;
-  const readyGauge = readinessGauge(metrics, logger);
   let registryReady = false;
   const readiness = () => {
     const reasons: string[] = [];
     if (!isListening()) reasons.push('the client listener is not accepting connections');
     if (!registryReady) reasons.push('the route registry is not ready (ZooKeeper not connected or routes file not loaded)');
-    readyGauge?.set(reasons.length === 0 ? 1 : 0);
     return { ready: reasons.length === 0, reasons };
   };
+  // proxy_ready is read whenever metrics are (every scrape, every Falcon push).
+  metrics?.observeReadiness(() => readiness().ready);
   const readySubscription = registry.ready$.subscribe({
     next: (ready) => {
       registryReady = ready;
-      readiness();
     },
     error: (error: unknown) => {
       registryReady = false;
-      readiness();
       logger.error({ err: error }, 'route registry readiness stream failed; /readyz answers 503 from now on');
     },
   });
-  // Falcon pushes read the registry without asking here: refresh proxy_ready now and then for them.
-  const readyRefresh = readyGauge && setInterval(readiness, READY_REFRESH_MS).unref();
   const status = options.status && createStatusPage({ ...options.status, readiness, logger });
 
   const routes = new Map<string, AdminHandler>(Object.entries({
@@ -96,8 +90,6 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         send(response, 404, 'text/plain; charset=utf-8', 'metrics are disabled (metric.type: none)\n');
         return;
       }
-      // proxy_ready is read here, so every scrape sees the readiness of that moment.
-      readiness();
       send(response, 200, metrics.contentType, await metrics.prometheusText());
     },
     ...status?.routes,
@@ -138,7 +130,6 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     });
   } catch (error) {
     readySubscription.unsubscribe();
-    clearInterval(readyRefresh);
     status?.close();
     throw new MetaProxyError(
       'META_PROXY_ADMIN_LISTEN',
@@ -156,8 +147,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         readySubscription.unsubscribe();
-        clearInterval(readyRefresh);
-        status?.close();
+            status?.close();
         server.close(() => resolve());
         // Scrapers keep connections alive; close() alone would wait for them.
         server.closeAllConnections();
@@ -191,19 +181,3 @@ function splitUrl(url: string | undefined): { path: string; query: URLSearchPara
   return mark === -1 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, mark), query: new URLSearchParams(raw.slice(mark + 1)) };
 }
 
-/**
- * `proxy_ready`: 1 while `/readyz` would answer 200. Set whenever readiness is
- * computed (the registry's readiness changes, every scrape, probe and status
- * look, and every 5 s), so Prometheus can alert on an instance the load
- * balancer took out.
- */
-function readinessGauge(metrics: AdminServerOptions['metrics'], logger: Logger): GaugeHandle | undefined {
-  if (metrics === undefined || metrics.type === 'none') return undefined;
-  try {
-    return metrics.customRegistry.gauge('proxy_ready', '1 while the proxy is ready to serve (what /readyz answers 200 for), else 0.');
-  } catch (error) {
-    // Only a custom metric module that took the name can cause this.
-    logger.warn({ err: error }, 'proxy_ready cannot be registered; readiness is still served on /readyz');
-    return undefined;
-  }
-}

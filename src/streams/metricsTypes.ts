@@ -69,6 +69,8 @@ export interface Metrics {
   observeRegistry(registry: Pick<RouteRegistry, 'tables'>): void;
   /** Count the open upstream connections when metrics are read. */
   observeUpstream(pool: { openConnections(): number }): void;
+  /** Export `proxy_ready`, read when metrics are read: 1 while `ready()` (what /readyz answers 200 for). */
+  observeReadiness(ready: () => boolean): void;
   /** The registry custom metric modules write to. */
   readonly customRegistry: MetricRegistryFacade;
   /** Prometheus exposition text; empty when metrics are off. */

@@ -218,6 +218,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
       : undefined;
 
   let observed = false;
+  let readinessRegistered = false;
+  let readiness: () => boolean = () => false;
   return {
     type: config.type,
     proxyHooks,
@@ -253,6 +255,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
         },
       });
     },
+    observeReadiness(ready) {
+      readiness = ready;
+      if (readinessRegistered) return;
+      readinessRegistered = true;
+      registerPlain(registry, {
+        name: 'proxy_ready',
+        help: '1 while the proxy is ready to serve (what /readyz answers 200 for), else 0.',
+        type: 'gauge',
+        read: () => [[{}, readiness() ? 1 : 0]],
+      });
+    },
     observeUpstream(pool) {
       // Read when scraped, like route_stale_count: the pool knows its sockets.
       new Gauge({
@@ -283,6 +296,7 @@ function disabledMetrics(): Metrics {
     observeRegistry() {},
     upstreamReconnect() {},
     observeUpstream() {},
+    observeReadiness() {},
     customRegistry: noopFacade,
     prometheusText: () => Promise.resolve(''),
     snapshot: () => Promise.resolve([]),
