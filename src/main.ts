@@ -11,6 +11,7 @@ import { createFileWatcher } from './io/fileWatch.js';
 import { createLeaderBook } from './streams/leaderBook.js';
 import { createTableRouter } from './streams/tableRouter.js';
 import { namedMetas } from './streams/namedMetas.js';
+import { routeRows } from './streams/routeRows.js';
 import { serveConnection, type ConnectionSession } from './streams/serveConnection.js';
 import type { ProxyHooks } from './streams/proxyTypes.js';
 import type { RouteRegistry } from './streams/routeTypes.js';
@@ -126,7 +127,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         port: config.admin.listen.port,
         metrics,
         registry,
-        leaders,
+        tableRows: () => routeRows(registry.tables(), (cluster) => leaders.get(cluster)),
         isListening: () => listening,
         status: { board, ...(zkState$ && { zkState$ }), connections: () => sessions.size },
         ...(memory !== undefined && { memory }),

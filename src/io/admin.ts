@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { MetaProxyError } from '../errors.js';
 import type { Metrics } from '../streams/metricsTypes.js';
-import type { RouteInfo, RouteRegistry } from '../streams/routeTypes.js';
-import type { LeaderBook } from '../streams/upstreamTypes.js';
+import type { RouteRegistry, RouteRow } from '../streams/routeTypes.js';
 import { send, sendJson } from './httpReply.js';
 import { createStatusPage, type AdminHandler, type StatusPageOptions } from './status/statusPage.js';
 import type { MemoryReport } from './debugMemory.js';
@@ -16,7 +15,8 @@ export interface AdminServerOptions {
   metrics?: Pick<Metrics, 'type' | 'prometheusText' | 'contentType' | 'observeReadiness'>;
   registry: Pick<RouteRegistry, 'tables' | 'ready$'>;
   /** Which meta last answered for each cluster, shown as each route's leader. */
-  leaders?: Pick<LeaderBook, 'get'>;
+  /** The rows `/tables` serves (each cached route, by table name); absent, it serves none. */
+  tableRows?: () => RouteRow[];
   /** True while the client listener accepts connections. */
   isListening: () => boolean;
   /** Serves the live status page on `/` (and its data on `/status.json`); absent, `/` answers 404. */
@@ -34,19 +34,8 @@ export interface AdminServer {
 }
 
 /** One row of `/tables`. */
-export interface TableRow {
-  table: string;
-  kind: RouteInfo['state']['kind'];
-  cluster: string | null;
-  metas: string[];
-  /** The meta that last answered for the cluster, if any has yet. */
-  leader: string | null;
-  version: number | null;
-  /** Why there is no usable route (invalid node, ZooKeeper unavailable). */
-  reason: string | null;
-  stale: boolean;
-  changedAt: string;
-}
+/** A row of `/tables`. */
+export type TableRow = RouteRow;
 
 
 /**
@@ -56,7 +45,7 @@ export interface TableRow {
  * credential).
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const { host, port, metrics, registry, leaders, isListening, memory, logger } = options;
+  const { host, port, metrics, registry, tableRows, isListening, memory, logger } = options;
   let registryReady = false;
   const readiness = () => {
     const reasons: string[] = [];
@@ -84,7 +73,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       if (ready) sendJson(response, 200, { ready: true });
       else sendJson(response, 503, { ready: false, reasons });
     },
-    '/tables': (response) => sendJson(response, 200, tableRows(registry.tables(), leaders)),
+    '/tables': (response) => sendJson(response, 200, tableRows?.() ?? []),
     '/metrics': async (response) => {
       if (metrics === undefined || metrics.type === 'none') {
         send(response, 404, 'text/plain; charset=utf-8', 'metrics are disabled (metric.type: none)\n');
@@ -155,25 +144,6 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   };
 }
 
-function tableRows(infos: RouteInfo[], leaders: AdminServerOptions['leaders']): TableRow[] {
-  return infos
-    .map((info): TableRow => {
-      const state = info.state;
-      const route = state.kind === 'route' ? state : undefined;
-      return {
-        table: info.table,
-        kind: state.kind,
-        cluster: route?.cluster ?? null,
-        metas: route?.metas ?? [],
-        leader: route === undefined ? null : (leaders?.get({ name: route.cluster, metas: route.metas }) ?? null),
-        version: route?.version ?? null,
-        reason: state.kind === 'invalid' || state.kind === 'unavailable' ? state.reason : null,
-        stale: info.stale,
-        changedAt: new Date(info.changedAt).toISOString(),
-      };
-    })
-    .sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
-}
 
 function splitUrl(url: string | undefined): { path: string; query: URLSearchParams } {
   const raw = url ?? '/';

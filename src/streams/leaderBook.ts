@@ -15,7 +15,7 @@ export function createLeaderBook(): LeaderBook & { entries(): Array<[ClusterRef,
   const keyOf = (cluster: ClusterRef): string => {
     const cached = keys.get(cluster.metas);
     if (cached !== undefined && cached.name === cluster.name) return cached.key;
-    const key = `${cluster.name}\u0000${cluster.metas.join(',')}`;
+    const key = clusterKey(cluster);
     keys.set(cluster.metas, { name: cluster.name, key });
     return key;
   };
@@ -29,4 +29,9 @@ export function createLeaderBook(): LeaderBook & { entries(): Array<[ClusterRef,
     },
     entries: () => [...leaders.values()].map(({ cluster, meta }): [ClusterRef, string] => [cluster, meta]),
   };
+}
+
+/** One string per cluster as a route names it: its name and its meta list (two same-named clusters differ). */
+export function clusterKey(cluster: ClusterRef): string {
+  return `${cluster.name}\u0000${cluster.metas.join(',')}`;
 }

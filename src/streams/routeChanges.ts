@@ -1,3 +1,4 @@
+import { clusterKey } from './leaderBook.js';
 import type { RouteInfo, RouteState } from './routeTypes.js';
 import type { StatusRouteEnd } from './statusTypes.js';
 
@@ -89,7 +90,7 @@ export function attributeReroutes(list: readonly RouteChangeRecord[], growth: Re
 }
 
 function signatureOf(state: RouteState): string {
-  return state.kind === 'route' ? `route\u0000${state.cluster}\u0000${state.metas.join(',')}` : state.kind;
+  return state.kind === 'route' ? `route\u0000${clusterKey({ name: state.cluster, metas: state.metas })}` : state.kind;
 }
 
 function endOf(state: RouteState): StatusRouteEnd {

@@ -27,6 +27,22 @@ export interface RouteInfo {
   changedAt: number;
 }
 
+/** One cached table as `/tables` and the status page show it (JSON-ready). */
+export interface RouteRow {
+  table: string;
+  kind: RouteState['kind'];
+  cluster: string | null;
+  metas: string[];
+  /** The meta that last answered for the cluster, if any has yet. */
+  leader: string | null;
+  version: number | null;
+  /** Why there is no usable route (invalid node, ZooKeeper unavailable). */
+  reason: string | null;
+  stale: boolean;
+  /** ISO time of the route's last change. */
+  changedAt: string;
+}
+
 export interface RouteRegistry {
   /**
    * The table's route stream: shared and replayed, so every request for a table

@@ -1,4 +1,4 @@
-import type { RouteState } from './routeTypes.js';
+import type { RouteRow, RouteState } from './routeTypes.js';
 
 /** How the status page orders the tables. */
 export type StatusSort = 'table' | 'rate' | 'errors' | 'p99' | 'changed';
@@ -16,19 +16,7 @@ export interface StatusQuery {
 }
 
 /** One cached route with the last minute of its traffic. */
-export interface StatusTableRow {
-  table: string;
-  kind: RouteState['kind'];
-  cluster: string | null;
-  metas: string[];
-  /** The meta that last answered for the cluster, if any has yet. */
-  leader: string | null;
-  stale: boolean;
-  version: number | null;
-  /** Why there is no usable route (invalid node, ZooKeeper unavailable). */
-  reason: string | null;
-  /** ISO time of the route's last change. */
-  changedAt: string;
+export interface StatusTableRow extends RouteRow {
   /** Query-config requests per second over the window; null while rates are unavailable. */
   rate: number | null;
   /** Answers that carried an error in the window, by error name (ERR_OK left out); null while unavailable. */

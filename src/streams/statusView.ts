@@ -1,3 +1,5 @@
+import { clusterKey } from './leaderBook.js';
+import { byTable, routeRow } from './routeRows.js';
 import type { RouteChangeRecord } from './routeChanges.js';
 import type { RouteInfo } from './routeTypes.js';
 import type { TableStats, WindowStats } from './statusModel.js';
@@ -99,14 +101,21 @@ function matches(info: RouteInfo, needle: string): boolean {
 }
 
 function comparator(sort: StatusQuery['sort'], traffic: (table: string) => TableStats | undefined): (a: RouteInfo, b: RouteInfo) => number {
-  const byName = (a: RouteInfo, b: RouteInfo) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0);
+  const byName = byTable;
   // Busiest, most failing, slowest, newest first; unknown values last; ties by name.
   const descending = (value: (info: RouteInfo) => number) => (a: RouteInfo, b: RouteInfo) => value(b) - value(a) || byName(a, b);
   switch (sort) {
     case 'rate':
       return descending((info) => traffic(info.table)?.rate ?? -1);
-    case 'errors':
-      return descending((info) => errorTotal(traffic(info.table)));
+    case 'errors': {
+      // Summed once per table, not on every comparison of the sort.
+      const totals = new Map<string, number>();
+      return descending((info) => {
+        let total = totals.get(info.table);
+        if (total === undefined) totals.set(info.table, (total = errorTotal(traffic(info.table))));
+        return total;
+      });
+    }
     case 'p99':
       return descending((info) => traffic(info.table)?.p99Ms ?? -1);
     case 'changed':
@@ -124,18 +133,8 @@ function errorTotal(stats: TableStats | undefined): number {
 }
 
 function tableRow(info: RouteInfo, stats: TableStats | undefined, leader: StatusViewInput['leader']): StatusTableRow {
-  const state = info.state;
-  const route = state.kind === 'route' ? state : undefined;
   return {
-    table: info.table,
-    kind: state.kind,
-    cluster: route?.cluster ?? null,
-    metas: route?.metas ?? [],
-    leader: route === undefined ? null : (leader({ name: route.cluster, metas: route.metas }) ?? null),
-    stale: info.stale,
-    version: route?.version ?? null,
-    reason: state.kind === 'invalid' || state.kind === 'unavailable' ? state.reason : null,
-    changedAt: new Date(info.changedAt).toISOString(),
+    ...routeRow(info, leader),
     rate: stats?.rate ?? null,
     errors: stats === undefined ? null : { ...stats.errors },
     p99Ms: stats?.p99Ms ?? null,
@@ -152,7 +151,7 @@ function clustersOf(
   for (const info of infos) {
     const state = info.state;
     if (state.kind !== 'route') continue;
-    const key = `${state.cluster}\u0000${state.metas.join(',')}`;
+    const key = clusterKey({ name: state.cluster, metas: state.metas });
     let group = groups.get(key);
     if (group === undefined) groups.set(key, (group = { ref: { name: state.cluster, metas: state.metas }, tables: 0, stale: 0 }));
     group.tables += 1;

@@ -1,3 +1,4 @@
+import { routeRows } from '../../src/streams/routeRows.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BehaviorSubject, NEVER } from 'rxjs';
 import type { Config } from '../../src/config/types.js';
@@ -26,7 +27,15 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<Parameters<typeof startAdminServer>[0]> & { registry: RouteRegistry }) {
-  const server = await startAdminServer({ host: '127.0.0.1', port: 0, isListening: () => true, logger: captureLogger().logger, ...options });
+  const server = await startAdminServer({
+    host: '127.0.0.1',
+    port: 0,
+    isListening: () => true,
+    logger: captureLogger().logger,
+    // As main wires it: the rows of the registry's cached tables.
+    tableRows: () => routeRows(options.registry.tables(), () => undefined),
+    ...options,
+  });
   servers.push(server);
   const url = (path: string) => `http://127.0.0.1:${server.address.port}${path}`;
   return { server, url };
@@ -85,7 +94,7 @@ describe('admin HTTP server', () => {
       { table: 'gone', state: { kind: 'missing', table: 'gone' }, stale: false, changedAt: 0 },
       { table: 'bad', state: { kind: 'invalid', table: 'bad', reason: 'no meta_addrs' }, stale: false, changedAt: 0 },
     ];
-    const { url } = await start({ registry: fakeRegistry(infos, new BehaviorSubject(true)), leaders });
+    const { url } = await start({ registry: fakeRegistry(infos, new BehaviorSubject(true)), tableRows: () => routeRows(infos, (cluster) => leaders.get(cluster)) });
     const response = await fetch(url('/tables'));
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('application/json');

@@ -1,3 +1,4 @@
+import { routeRows } from '../../src/streams/routeRows.js';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BehaviorSubject, NEVER, asyncScheduler, defer } from 'rxjs';
@@ -52,7 +53,7 @@ async function start(type: Config['metric']['type'], withStatus = true) {
     port: 0,
     metrics,
     registry,
-    leaders,
+    tableRows: () => routeRows(registry.tables(), (cluster) => leaders.get(cluster)),
     isListening: () => true,
     ...(withStatus && { status: { board, zkState$: zkState, connections: () => 7 } }),
     logger,
