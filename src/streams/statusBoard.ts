@@ -4,7 +4,7 @@ import type { MetricFamily } from './metricsTypes.js';
 import type { RouteInfo } from './routeTypes.js';
 import { keepSample, readSample, rerouteGrowth, windowStats, type MetricsSample, type WindowStats } from './statusModel.js';
 import { attributeReroutes, createKnownRoutes, detectRouteChanges, recordChanges, type RouteChangeRecord } from './routeChanges.js';
-import { sampleWhileWatched } from './sampleWhileWatched.js';
+import { sampleWhileWatched } from '../operators/sampleWhileWatched.js';
 import { buildStatusView } from './statusView.js';
 import type { StatusBoard } from './statusTypes.js';
 import type { ClusterRef } from './upstreamTypes.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
-import { sampleWhileWatched } from '../src/streams/sampleWhileWatched.js';
+import { sampleWhileWatched } from '../src/operators/sampleWhileWatched.js';
 
 const newScheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
