@@ -140,7 +140,7 @@ export function openLogFile(options: LogFileOptions): LogFile {
 }
 
 /** `proxy.log` → `proxy.log.3`. */
-export function rotatedName(file: string, n: number): string {
+function rotatedName(file: string, n: number): string {
   return `${file}.${n}`;
 }
 
