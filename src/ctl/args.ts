@@ -5,6 +5,7 @@
  */
 import { UsageError } from '../errors.js';
 import { metaAddressProblem, tableNameProblem } from '../streams/parseRoute.js';
+import { DENY_MODES, FENCE_MODE, isDenyMode, type DenyMode } from '../protocol/updateAppEnv.js';
 import type { RouteTarget } from './routeStore.js';
 
 export const DEFAULT_CONFIG = 'meta-proxy.yaml';
@@ -16,11 +17,19 @@ export type CtlCommand =
   | { kind: 'get'; table: string; json: boolean }
   | { kind: 'set'; table: string; route: RouteTarget; force: boolean }
   | { kind: 'delete'; table: string; force: boolean }
-  | { kind: 'switch'; from: string; to: RouteTarget; tables?: string[]; dryRun: boolean }
+  | { kind: 'switch'; from: string; to: RouteTarget; tables?: string[]; dryRun: boolean; fence: boolean }
+  | { kind: 'fence'; tables: string[]; cluster: ClusterChoice; lift: boolean; mode: DenyMode; dryRun: boolean }
+  | { kind: 'fences'; cluster?: ClusterChoice; json: boolean }
   | { kind: 'import'; cluster: RouteTarget; dryRun: boolean; overwrite: boolean }
   | { kind: 'check'; json: boolean };
 
-export type CommandName = 'list' | 'get' | 'set' | 'delete' | 'switch' | 'import' | 'check';
+export type CommandName = 'list' | 'get' | 'set' | 'delete' | 'switch' | 'fence' | 'fences' | 'import' | 'check';
+
+/**
+ * A cluster named on the command line: by name (its metas are read from the
+ * routes that name it), by its metas, or both (the name then only labels it).
+ */
+export type ClusterChoice = { name: string; metas?: string[] } | { name?: string; metas: string[] };
 
 /** A parsed command line: the command and the configuration file to read. */
 export interface CtlInvocation {
@@ -33,7 +42,8 @@ Options of every command:
   --config FILE   the proxy's configuration (default ./${DEFAULT_CONFIG}); its zookeeper section,
                   or registry.file when there is none, says where the routes are
   --help          this command's help
-Exit codes: 0 done, 1 the operation failed (nothing half-done), 2 bad command line or configuration.`;
+Exit codes: 0 done, 1 the operation failed (nothing half-done), 2 bad command line or configuration,
+3 (switch, fence) the routes were written but a fence or lift was not done: finish with the command printed.`;
 
 export const USAGE = `Usage: meta-proxy-ctl [--config FILE] <command> [options]
 
@@ -44,8 +54,13 @@ Commands:
   get <table>                             one route
   set <table> --cluster NAME --meta a:p,b:p   create or update a route (version-checked)
   delete <table>                          delete a route (version-checked)
-  switch --from A --to B --meta b1:p,b2:p [--tables t1,t2] [--dry-run]
-                                          move every table of cluster A (or the named ones) to B, all or nothing
+  switch --from A --to B --meta b1:p,b2:p [--tables t1,t2] [--no-fence] [--dry-run]
+                                          move every table of cluster A (or the named ones) to B, all or nothing,
+                                          then fence them on A so live clients follow
+  fence <table>... (--cluster NAME | --meta a:p,b:p) [--lift] [--mode reconfig*all] [--dry-run]
+                                          turn clients away from (or --lift: let them back to) tables of a cluster
+  fences [--cluster NAME | --meta a:p,b:p] [--json]
+                                          tables fenced on the routed clusters (or on one cluster)
   import --cluster NAME --meta a:p,b:p [--dry-run] [--overwrite]
                                           add a route for every available table of a cluster
   check                                   ask each route's cluster for its table; report what is wrong
@@ -84,18 +99,55 @@ Deletes the route of <table>; the proxies then answer ERR_OBJECT_NOT_FOUND for i
 Written only if nobody changed the route since it was read; --force deletes anyway.
 ${COMMON}
 `,
-  switch: `Usage: meta-proxy-ctl switch --from CLUSTER_A --to CLUSTER_B --meta b1:p,b2:p [--tables t1,t2] [--dry-run]
+  switch: `Usage: meta-proxy-ctl switch --from CLUSTER_A --to CLUSTER_B --meta b1:p,b2:p [--tables t1,t2] [--no-fence] [--dry-run]
 
 Moves every table routed to CLUSTER_A (or only --tables) to CLUSTER_B with the given metas, in one
 ZooKeeper transaction (or one rewrite of the registry file): every route moves, or none does.
 Each route is written only if it is still as read; if one changed, nothing moves: re-run the command.
 Every proxy sees the new routes through its watch and re-issues queries in flight to CLUSTER_B.
---from and --to may name the same cluster, to move it to new MetaServer machines.
+
+Clients keep a table's configuration and ask again only when a replica turns them away, so after
+the routes are written each table is, by default:
+  1. lifted on CLUSTER_B: its env replica.deny_client_request is deleted there (an earlier switch may have set it);
+  2. fenced on CLUSTER_A: the env is set to ${FENCE_MODE}, so A's replicas answer every read and write
+     ERR_INVALID_STATE and every client asks the proxies again at its next op, and is handed CLUSTER_B.
+Replicas learn envs at their config sync (config_sync_interval_ms, 30 s by default): clients move
+within that time. A table whose lift failed is not fenced (it would be served nowhere).
+When a fence or lift cannot be done (CLUSTER_A is down: the disaster case) the routes stay switched,
+the command exits 3 and prints the command that finishes the job. CLUSTER_A must be fenced before it
+serves again, or clients still holding its configuration will write to it (split brain).
+--from and --to may name the same cluster, to move it to new MetaServer machines (nothing is fenced).
   --from NAME     the cluster the tables leave
   --to NAME       the cluster they go to
   --meta LIST     CLUSTER_B's MetaServers, comma-separated host:port
   --tables LIST   only these tables (each must be routed to CLUSTER_A)
+  --no-fence      only write the routes: no lift, no fence (live clients stay on CLUSTER_A)
   --dry-run       print the plan and change nothing
+${COMMON}
+`,
+  fence: `Usage: meta-proxy-ctl fence <table>... (--cluster NAME | --meta a:p,b:p) [--lift] [--mode MODE] [--dry-run]
+
+Sets the table env replica.deny_client_request on each <table> in one cluster, through its
+MetaServer leader (RPC_CM_UPDATE_APP_ENV), or with --lift deletes it. Fenced with reconfig*...,
+the cluster's replicas answer the denied ops ERR_INVALID_STATE and clients ask the proxies for the
+table again; with timeout*... they answer nothing. Replicas apply it at their next config sync.
+  --cluster NAME   the cluster; its metas are read from the routes that name it
+  --meta LIST      its MetaServers, comma-separated host:port (with --cluster, that name labels them)
+  --lift           delete the env instead of setting it
+  --mode MODE      ${DENY_MODES.join(' | ')} (default ${FENCE_MODE})
+  --dry-run        print what would be done and change nothing
+Exit 0 when every table was done, 3 when some were not (each is named, with the reason).
+${COMMON}
+`,
+  fences: `Usage: meta-proxy-ctl fences [--cluster NAME | --meta a:p,b:p] [--json]
+
+Lists the tables whose env holds replica.deny_client_request, with its value, on every cluster the
+routes name (or on the one given), read from each leader's list-apps. A fenced table that a route
+still points at is marked: every client of it is being turned away.
+  --cluster NAME   only this cluster (its metas from the routes, or --meta)
+  --meta LIST      only the cluster with these MetaServers
+  --json           JSON instead of text
+Exit 1 when a cluster cannot be listed.
 ${COMMON}
 `,
   import: `Usage: meta-proxy-ctl import --cluster NAME --meta a:p,b:p [--dry-run] [--overwrite]
@@ -116,6 +168,9 @@ For every route, asks its cluster for the table (query-config) and lists every c
   - routes whose cluster does not know the table (ERR_OBJECT_NOT_FOUND) or answers another error;
   - clusters that do not answer;
   - tables available in more than one cluster (a note, not a problem, when a copy is duplicating);
+  - routes to a cluster where the table is fenced (replica.deny_client_request: every client fails);
+  - as warnings: tables routed away from a reachable cluster that still has them unfenced
+    (clients holding that cluster's configuration keep using it);
   - route entries that are not usable, and clusters whose routes disagree on the metas.
 Exit 1 when any problem is found.
   --json   the report as JSON
@@ -131,7 +186,9 @@ const OPTIONS: Record<CommandName, Record<string, OptionKind>> = {
   get: { json: 'flag' },
   set: { cluster: 'value', meta: 'value', force: 'flag' },
   delete: { force: 'flag' },
-  switch: { from: 'value', to: 'value', meta: 'value', tables: 'value', 'dry-run': 'flag' },
+  switch: { from: 'value', to: 'value', meta: 'value', tables: 'value', 'dry-run': 'flag', 'no-fence': 'flag' },
+  fence: { cluster: 'value', meta: 'value', lift: 'flag', mode: 'value', 'dry-run': 'flag' },
+  fences: { cluster: 'value', meta: 'value', json: 'flag' },
   import: { cluster: 'value', meta: 'value', 'dry-run': 'flag', overwrite: 'flag' },
   check: { json: 'flag' },
 };
@@ -141,6 +198,8 @@ const POSITIONALS: Record<CommandName, string[]> = {
   set: ['table'],
   delete: ['table'],
   switch: [],
+  fence: ['table'],
+  fences: [],
   import: [],
   check: [],
 };
@@ -181,6 +240,14 @@ export function parseMetas(value: string, command: CommandName): string[] {
   }
   if (metas.length === 0) throw new CommandUsageError('--meta needs at least one host:port.', command);
   return metas;
+}
+
+function clusterChoice(values: ReadonlyMap<string, string>, command: CommandName): ClusterChoice | undefined {
+  const name = values.has('cluster') ? parseClusterName(values.get('cluster') as string, 'cluster', command) : undefined;
+  const metas = values.has('meta') ? parseMetas(values.get('meta') as string, command) : undefined;
+  if (metas !== undefined) return { ...(name !== undefined && { name }), metas };
+  if (name !== undefined) return { name };
+  return undefined;
 }
 
 /**
@@ -249,8 +316,10 @@ export function parseCtlArgs(argv: readonly string[]): CtlInvocation {
   if (command === undefined) throw new CommandUsageError('No command given.', undefined);
 
   const expected = POSITIONALS[command];
+  // fence takes one or more tables.
+  const most = command === 'fence' ? Infinity : expected.length;
   if (positionals.length < expected.length) throw new CommandUsageError(`${command} needs the ${expected[positionals.length]} name.`, command);
-  if (positionals.length > expected.length) throw new CommandUsageError(`Unexpected argument${positionals.length - expected.length > 1 ? 's' : ''}: ${positionals.slice(expected.length).join(' ')}.`, command);
+  if (positionals.length > most) throw new CommandUsageError(`Unexpected argument${positionals.length - expected.length > 1 ? 's' : ''}: ${positionals.slice(expected.length).join(' ')}.`, command);
 
   const need = (name: string): string => {
     const value = values.get(name);
@@ -281,7 +350,20 @@ export function parseCtlArgs(argv: readonly string[]): CtlInvocation {
         tables = [...new Set(listed.split(',').map((t) => t.trim()).filter((t) => t !== ''))].map((t) => parseTable(t, cmd));
         if (tables.length === 0) throw new CommandUsageError('--tables needs at least one table name.', cmd);
       }
-      return { configFile, command: { kind: 'switch', from, to, ...(tables && { tables }), dryRun: flags.has('dry-run') } };
+      return { configFile, command: { kind: 'switch', from, to, ...(tables && { tables }), dryRun: flags.has('dry-run'), fence: !flags.has('no-fence') } };
+    }
+    case 'fence': {
+      const cluster = clusterChoice(values, cmd);
+      if (cluster === undefined) throw new CommandUsageError('fence needs --cluster NAME or --meta LIST.', cmd);
+      const mode = values.get('mode') ?? FENCE_MODE;
+      if (!isDenyMode(mode)) throw new CommandUsageError(`--mode must be one of ${DENY_MODES.join(', ')}, not ${JSON.stringify(mode)}.`, cmd);
+      if (flags.has('lift') && values.has('mode')) throw new CommandUsageError('--mode sets a fence; it makes no sense with --lift.', cmd);
+      const tables = [...new Set(positionals)].map((t) => parseTable(t, cmd));
+      return { configFile, command: { kind: 'fence', tables, cluster, lift: flags.has('lift'), mode, dryRun: flags.has('dry-run') } };
+    }
+    case 'fences': {
+      const cluster = clusterChoice(values, cmd);
+      return { configFile, command: { kind: 'fences', ...(cluster && { cluster }), json: flags.has('json') } };
     }
     case 'import':
       return {

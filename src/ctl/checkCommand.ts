@@ -4,6 +4,7 @@
  * asked for through query-config, as a client would.
  */
 import { APP_STATUS_AVAILABLE, type AppInfo } from '../protocol/listApps.js';
+import { DENY_CLIENT_ENV } from '../protocol/updateAppEnv.js';
 import type { Asked, ClusterRef } from './clusters.js';
 import { EXIT_FAILED, EXIT_OK, type CommandContext } from './context.js';
 import type { StoredRoute } from './routeStore.js';
@@ -11,7 +12,7 @@ import type { StoredRoute } from './routeStore.js';
 /** Cluster and table questions in flight at once. */
 const CONCURRENCY = 8;
 
-export type ProblemKind = 'unusable-route' | 'inconsistent-metas' | 'unreachable' | 'not-found' | 'table-error' | 'duplicate';
+export type ProblemKind = 'unusable-route' | 'inconsistent-metas' | 'unreachable' | 'not-found' | 'table-error' | 'duplicate' | 'fenced-route' | 'unfenced-source';
 
 export interface Finding {
   kind: ProblemKind;
@@ -24,6 +25,8 @@ export interface CheckReport {
   routes: number;
   clusters: number;
   problems: Finding[];
+  /** Likely wrong, not certainly: e.g. a table routed away from a cluster that still serves it unfenced. */
+  warnings: Finding[];
   /** Worth knowing, not wrong: e.g. the same table in two clusters while duplicating. */
   notes: Finding[];
 }
@@ -44,6 +47,7 @@ export function clustersOf(routes: readonly StoredRoute[]): ClusterRef[] {
 /** Builds the report from the routes and the answers. Pure. */
 export function analyzeCheck(routes: readonly StoredRoute[], answers: CheckAnswers): CheckReport {
   const problems: Finding[] = [];
+  const warnings: Finding[] = [];
   const notes: Finding[] = [];
   const clusters = clustersOf(routes);
   const metasOf = new Map(clusters.map((c) => [c.name, c.metas.join(',')]));
@@ -114,7 +118,34 @@ export function analyzeCheck(routes: readonly StoredRoute[], answers: CheckAnswe
     else problems.push(finding);
   }
 
-  return { routes: routes.length, clusters: clusters.length, problems, notes };
+  // Fences (docs/PROTOCOL.md §8): a route into a fenced table fails every client; a table left unfenced
+  // on a cluster it was routed away from keeps serving clients that still hold that cluster's configuration.
+  for (const [cluster, listing] of answers.listings) {
+    if (!listing.ok) continue;
+    for (const app of listing.value) {
+      if (app.status !== APP_STATUS_AVAILABLE) continue;
+      const routed = routedTo.get(app.appName);
+      if (routed === undefined) continue;
+      const fence = app.envs.get(DENY_CLIENT_ENV);
+      if (routed === cluster && fence !== undefined) {
+        problems.push({
+          kind: 'fenced-route',
+          table: app.appName,
+          cluster,
+          message: `table ${app.appName}: routed to cluster ${cluster}, where it is fenced (${DENY_CLIENT_ENV}=${fence}): every client is turned away; lift it with "meta-proxy-ctl fence ${app.appName} --cluster ${cluster} --lift"`,
+        });
+      } else if (routed !== cluster && fence === undefined) {
+        warnings.push({
+          kind: 'unfenced-source',
+          table: app.appName,
+          cluster,
+          message: `table ${app.appName}: routed to ${routed}, but cluster ${cluster} still serves it unfenced: clients holding ${cluster}'s configuration keep using it; fence it with "meta-proxy-ctl fence ${app.appName} --cluster ${cluster}"`,
+        });
+      }
+    }
+  }
+
+  return { routes: routes.length, clusters: clusters.length, problems, warnings, notes };
 }
 
 async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -147,6 +178,7 @@ export async function checkCommand(ctx: CommandContext, json: boolean): Promise<
   } else {
     ctx.out(`Checked ${report.routes} route${report.routes === 1 ? '' : 's'} to ${report.clusters} cluster${report.clusters === 1 ? '' : 's'} in ${ctx.store.where}.\n`);
     for (const n of report.notes) ctx.out(`note: ${n.message}\n`);
+    for (const w of report.warnings) ctx.out(`warning: ${w.message}\n`);
     for (const p of report.problems) ctx.out(`problem: ${p.message}\n`);
     ctx.out(report.problems.length === 0 ? 'No problems found.\n' : `${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} found.\n`);
   }

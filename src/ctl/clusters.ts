@@ -1,5 +1,5 @@
 /**
- * Asking Pegasus clusters what they hold, the way the proxy asks them: through
+ * Asking Pegasus clusters what they hold (and fencing their tables), the way the proxy asks them: through
  * the upstream pool and `clusterCall`, so a follower's forward is followed and
  * a dead meta is skipped.
  */
@@ -10,6 +10,7 @@ import { createUpstreamPool } from '../io/upstream.js';
 import { RPC_LIST_APPS, RPC_QUERY_CONFIG } from '../protocol/errorCodes.js';
 import { APP_STATUS_ANY, encodeListAppsArgs, readListApps, type AppInfo } from '../protocol/listApps.js';
 import { encodeQueryConfigArgs } from '../protocol/request.js';
+import { encodeUpdateAppEnvArgs, readUpdateAppEnv, RPC_UPDATE_APP_ENV, type UpdateAppEnvRequest, type UpdateAppEnvResponse } from '../protocol/updateAppEnv.js';
 import { clusterCall, type ClusterCallDeps } from '../streams/clusterCall.js';
 import { createLeaderBook } from '../streams/leaderBook.js';
 import { createSweep } from '../streams/sweep.js';
@@ -28,6 +29,11 @@ export interface ClusterAsker {
   listApps(cluster: ClusterRef): Promise<Asked<AppInfo[]>>;
   /** The body error the leader answers to a query-config of `table` (`ERR_OK`, `ERR_OBJECT_NOT_FOUND`, ...). */
   queryConfig(cluster: ClusterRef, table: string): Promise<Asked<string>>;
+  /**
+   * Sets, deletes or clears table envs through the leader. `ok` means the
+   * leader answered; its `err` (ERR_OK, ERR_APP_NOT_EXIST, ...) is in the value.
+   */
+  updateAppEnv(cluster: ClusterRef, request: UpdateAppEnvRequest): Promise<Asked<UpdateAppEnvResponse>>;
   close(): void;
 }
 
@@ -78,6 +84,18 @@ export function createClusterAsker(config: AskerConfig): ClusterAsker {
       const { meta, reply } = outcome.answer;
       if (reply.headerError !== 'ERR_OK') return { ok: false, reason: `cluster ${cluster.name}: ${meta} answered query-config with ${reply.headerError}` };
       return { ok: true, value: reply.bodyError ?? 'ERR_UNKNOWN', meta };
+    },
+    async updateAppEnv(cluster, request) {
+      const outcome = await ask(cluster, { name: RPC_UPDATE_APP_ENV, args: encodeUpdateAppEnvArgs(request) });
+      if (outcome.kind === 'failed') return failed(cluster, outcome);
+      const { meta, reply, frame } = outcome.answer;
+      if (reply.headerError !== 'ERR_OK') return { ok: false, reason: `cluster ${cluster.name}: ${meta} answered update-app-env with ${reply.headerError}` };
+      try {
+        return { ok: true, value: readUpdateAppEnv(frame, reply), meta };
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        return { ok: false, reason: `cluster ${cluster.name}: ${meta} sent an unreadable update-app-env reply (${err.message})` };
+      }
     },
     close() {
       sweep.close();

@@ -5,7 +5,9 @@ import type { RouteStore } from './routeStore.js';
 /** What a command works with; built by `runCtl`. */
 export interface CommandContext {
   store: RouteStore;
-  /** Opened on first use: only import and check talk to clusters. */
+  /** How this command was invoked, for the commands it prints: `meta-proxy-ctl --config FILE`. */
+  invokedAs: string;
+  /** Opened on first use: only the commands that talk to clusters open it. */
   clusters(): ClusterAsker;
   /** The command's output (stdout). */
   out(text: string): void;
@@ -18,3 +20,5 @@ export interface CommandContext {
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** The routes were written but a fence or lift was not done: the command to finish it was printed. */
+export const EXIT_UNFINISHED = 3;

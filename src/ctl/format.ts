@@ -24,3 +24,8 @@ export function routeJson(route: StoredRoute): Record<string, unknown> {
   if (s.kind === 'route') return { table: route.table, cluster_name: s.cluster, meta_addrs: s.metas.join(','), version: route.version };
   return { table: route.table, invalid: s.kind === 'invalid' ? s.reason : s.kind, version: route.version };
 }
+
+/** `word` as one shell word: unchanged when it needs no quoting, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -17,6 +17,8 @@ import { importCommand } from './importCommand.js';
 import { deleteCommand, getCommand, listCommand, setCommand } from './routeCommands.js';
 import type { RouteStore } from './routeStore.js';
 import { switchCommand } from './switchCommand.js';
+import { fenceCommand, fencesCommand } from './fenceCommand.js';
+import { shellWord } from './format.js';
 
 /** Everything the command needs from the process, passed in so it runs in-process in tests. */
 export interface CtlEnv {
@@ -58,7 +60,11 @@ async function execute(ctx: CommandContext, command: Exclude<CtlCommand, { kind:
     case 'delete':
       return deleteCommand(ctx, command.table, command.force);
     case 'switch':
-      return switchCommand(ctx, { from: command.from, to: command.to, ...(command.tables && { tables: command.tables }), dryRun: command.dryRun });
+      return switchCommand(ctx, { from: command.from, to: command.to, ...(command.tables && { tables: command.tables }), dryRun: command.dryRun, fence: command.fence });
+    case 'fence':
+      return fenceCommand(ctx, command);
+    case 'fences':
+      return fencesCommand(ctx, command);
     case 'import':
       return importCommand(ctx, { cluster: command.cluster, dryRun: command.dryRun, overwrite: command.overwrite });
     case 'check':
@@ -101,6 +107,7 @@ export async function runCtl(env: CtlEnv): Promise<number> {
   let clusters: ClusterAsker | undefined;
   const ctx: CommandContext = {
     store,
+    invokedAs: `meta-proxy-ctl --config ${shellWord(invocation.configFile)}`,
     clusters: () => (clusters ??= (env.openClusters ?? createClusterAsker)(config)),
     out: (text) => env.stdout(text),
     note: (text) => env.stderr(text),

@@ -1,9 +1,13 @@
 /**
  * `switch`: every table of one cluster (or the named ones) to another, in one
- * all-or-nothing write whose every route is checked against the version read.
+ * all-or-nothing write whose every route is checked against the version read;
+ * then each table is lifted on the new cluster and fenced on the old one, so
+ * clients holding the old cluster's configuration ask again and follow.
  */
+import { FENCE_MODE } from '../protocol/updateAppEnv.js';
 import { ConflictError, CtlFailure } from './errors.js';
-import { EXIT_OK, type CommandContext } from './context.js';
+import { EXIT_OK, EXIT_UNFINISHED, type CommandContext } from './context.js';
+import { applyFenceStep, describeFenceResult, describePlannedStep, FENCE_CONCURRENCY, finishingCommands, mapLimited, type FenceResult, type FenceStep } from './fence.js';
 import { alignedTable, describeTarget } from './format.js';
 import { sameRoute, type RouteChange, type RouteTarget, type StoredRoute } from './routeStore.js';
 
@@ -12,6 +16,29 @@ export interface SwitchOptions {
   to: RouteTarget;
   tables?: string[];
   dryRun: boolean;
+  /** Lift each table on the new cluster and fence it on the old one after the routes are written. */
+  fence: boolean;
+}
+
+/** Per table: lift on the new cluster, then fence on the old one (with the metas its route named). */
+export function planFences(moving: readonly StoredRoute[], options: SwitchOptions): Array<{ lift: FenceStep; fence: FenceStep }> {
+  const to = { name: options.to.cluster, metas: options.to.metas };
+  return moving.map((r) => {
+    const old = r.state.kind === 'route' ? { name: r.state.cluster, metas: r.state.metas } : { name: options.from, metas: [] };
+    return { lift: { action: 'lift', table: r.table, cluster: to }, fence: { action: 'fence', table: r.table, cluster: old, mode: FENCE_MODE } };
+  });
+}
+
+/** Runs the plan: a table whose lift failed is not fenced, or it would be served by no cluster. */
+async function runFences(ctx: CommandContext, plan: ReturnType<typeof planFences>): Promise<FenceResult[][]> {
+  const asker = ctx.clusters();
+  return mapLimited(plan, FENCE_CONCURRENCY, async ({ lift, fence }): Promise<FenceResult[]> => {
+    const lifted = await applyFenceStep(asker, lift);
+    if (lifted.status !== 'done') {
+      return [lifted, { step: fence, status: 'skipped', reason: `skipped: the lift on ${lift.cluster.name} failed, and a table fenced on both clusters is served by neither` }];
+    }
+    return [lifted, await applyFenceStep(asker, fence)];
+  });
 }
 
 /** The routes to move; throws a `CtlFailure` naming every table that cannot be moved as asked. */
@@ -48,7 +75,11 @@ export async function switchCommand(ctx: CommandContext, options: SwitchOptions)
   }
   ctx.out(`${options.dryRun ? 'Would switch' : 'Switching'} ${moving.length} table${moving.length === 1 ? '' : 's'} in ${ctx.store.where}:\n`);
   ctx.out(alignedTable(rows));
+  // Moving a cluster to new MetaServer machines: its replicas keep serving, nothing to fence.
+  const fencing = options.fence && options.from !== options.to.cluster;
+  const plan = fencing ? planFences(moving, options) : [];
   if (options.dryRun) {
+    for (const { lift, fence } of plan) ctx.out(`then ${describePlannedStep(lift)}\nthen ${describePlannedStep(fence)}\n`);
     ctx.out('Dry run: nothing was changed.\n');
     return EXIT_OK;
   }
@@ -63,5 +94,27 @@ export async function switchCommand(ctx: CommandContext, options: SwitchOptions)
     throw err;
   }
   ctx.out(`Switched ${moving.length} table${moving.length === 1 ? '' : 's'} from ${options.from} to ${describeTarget(options.to)}.\n`);
-  return EXIT_OK;
+  if (!fencing) {
+    if (!options.fence) ctx.out(`Not fenced (--no-fence): clients that hold ${options.from}'s configuration stay on ${options.from} until its replicas turn them away.\n`);
+    else ctx.out(`Same cluster on new MetaServers: nothing to fence.\n`);
+    return EXIT_OK;
+  }
+
+  const results = (await runFences(ctx, plan)).flat();
+  for (const r of results) ctx.out(`${describeFenceResult(r)}\n`);
+  const undone = results.filter((r) => r.status !== 'done');
+  if (undone.length === 0) {
+    ctx.out(`Clients move to ${options.to.cluster} at their next op once ${options.from}'s replicas apply the fence (their config sync, 30 s by default).\n`);
+    return EXIT_OK;
+  }
+  ctx.note(
+    `The routes are switched, but ${undone.length} fence or lift step${undone.length === 1 ? ' was' : 's were'} not done: ` +
+      undone.map((r) => `${r.step.action} of ${r.step.table} on ${r.step.cluster.name}`).join(', ') +
+      `.\n${options.from} must be fenced before it serves again, or clients still holding its configuration will write to it (split brain). ` +
+      `When the cluster answers again, run:\n`,
+  );
+  // A lift must come before its table's fence, as above: lifts are listed first.
+  const steps = undone.map((r) => r.step).sort((x, y) => (x.action === y.action ? 0 : x.action === 'lift' ? -1 : 1));
+  for (const line of finishingCommands(ctx.invokedAs, steps)) ctx.note(`  ${line}\n`);
+  return EXIT_UNFINISHED;
 }

@@ -28,6 +28,8 @@ import type { MetaReply } from './types.js';
 
 export const RPC_QUERY_CONFIG_ACK = `${RPC_QUERY_CONFIG}_ACK`;
 export const RPC_LIST_APPS_ACK = `${RPC_LIST_APPS}_ACK`;
+/** Spelled out here rather than imported: updateAppEnv.ts imports this module. */
+const RPC_UPDATE_APP_ENV_ACK = 'RPC_CM_UPDATE_APP_ENV_ACK';
 
 const MAX_ERROR_NAME_BYTES = 256;
 
@@ -43,8 +45,8 @@ export function replyFrameLength(buf: Buffer, offset: number): number | undefine
 
 /**
  * Reads what the proxy needs from one complete reply frame: header error,
- * reply name, seqid (and where it sits), and for query-config and list-apps
- * acks the body `err`; for a query-config FORWARD also the leader address.
+ * reply name, seqid (and where it sits), and for query-config, list-apps and
+ * update-app-env acks the body `err`; for a query-config FORWARD also the leader address.
  *
  * @throws ProtocolError on malformed input, and on nothing else.
  */
@@ -68,10 +70,12 @@ export function readMetaReply(frame: Buffer, names?: StringInterner): MetaReply 
   if (name === RPC_QUERY_CONFIG_ACK) {
     if (!enterResult(r)) r.fail('the query-config reply has no result (field 0)');
     readQueryConfigFacts(r, reply);
-  } else if (name === RPC_LIST_APPS_ACK) {
-    if (!enterResult(r)) r.fail('the list-apps reply has no result (field 0)');
+  } else if (name === RPC_LIST_APPS_ACK || name === RPC_UPDATE_APP_ENV_ACK) {
+    // Both responses lead with `err`; a follower answers FORWARD naming no leader.
+    const what = name === RPC_LIST_APPS_ACK ? 'list-apps' : 'update-app-env';
+    if (!enterResult(r)) r.fail(`the ${what} reply has no result (field 0)`);
     reply.bodyError = readLeadingError(r);
-    if (reply.bodyError === undefined) r.fail('the list-apps response has no err (field 1)');
+    if (reply.bodyError === undefined) r.fail(`the ${what} response has no err (field 1)`);
   }
   return reply;
 }

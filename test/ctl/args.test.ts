@@ -40,13 +40,37 @@ describe('parseCtlArgs', () => {
       to: { cluster: 'B', metas: ['b:1'] },
       tables: ['t1', 't2'],
       dryRun: true,
+      fence: true,
     });
+    expect(parseCtlArgs(['switch', '--from', 'A', '--to', 'B', '--meta', 'b:1', '--no-fence']).command).toMatchObject({ fence: false, dryRun: false });
     expect(parseCtlArgs(['import', '--cluster', 'A', '--meta', 'a:1', '--overwrite']).command).toEqual({
       kind: 'import',
       cluster: { cluster: 'A', metas: ['a:1'] },
       dryRun: false,
       overwrite: true,
     });
+  });
+
+  it('parses fence and fences', () => {
+    expect(parseCtlArgs(['fence', 't1', 't2', 't1', '--cluster', 'A']).command).toEqual({
+      kind: 'fence',
+      tables: ['t1', 't2'],
+      cluster: { name: 'A' },
+      lift: false,
+      mode: 'reconfig*all',
+      dryRun: false,
+    });
+    expect(parseCtlArgs(['fence', 't', '--meta', 'a:1,a:2', '--lift']).command).toMatchObject({ cluster: { metas: ['a:1', 'a:2'] }, lift: true });
+    expect(parseCtlArgs(['fence', 't', '--cluster', 'A', '--meta', 'a:1', '--mode', 'timeout*write']).command).toMatchObject({
+      cluster: { name: 'A', metas: ['a:1'] },
+      mode: 'timeout*write',
+    });
+    expect(usage(['fence', '--cluster', 'A'])).toBe('fence needs the table name.');
+    expect(usage(['fence', 't'])).toBe('fence needs --cluster NAME or --meta LIST.');
+    expect(usage(['fence', 't', '--cluster', 'A', '--mode', 'deny*all'])).toContain('--mode must be one of reconfig*all');
+    expect(usage(['fence', 't', '--cluster', 'A', '--lift', '--mode', 'reconfig*all'])).toContain('makes no sense with --lift');
+    expect(parseCtlArgs(['fences']).command).toEqual({ kind: 'fences', json: false });
+    expect(parseCtlArgs(['fences', '--cluster', 'B', '--json']).command).toEqual({ kind: 'fences', cluster: { name: 'B' }, json: true });
   });
 
   it('rejects what it does not know, and gives help per command', () => {

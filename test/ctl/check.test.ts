@@ -96,6 +96,22 @@ describe('analyzeCheck', () => {
     expect(report.problems.map((p) => p.message)).toEqual(['table u: cluster P answered ERR_BUSY_DROPPING', 'table v is available in clusters P, Q (not routed)']);
   });
 
+  it('reports a route into a fenced table as a problem and a table left unfenced where it was routed from as a warning', () => {
+    const fenced = new Map([['replica.deny_client_request', 'reconfig*all']]);
+    const routes = [route('moved', 'B', ['b:1']), route('stuck', 'A', ['a:1']), route('done', 'B', ['b:1'])];
+    const report = analyzeCheck(routes, {
+      listings: new Map([
+        ['A', { ok: true, value: [app('moved', { duplicating: true }), app('stuck', { envs: fenced }), app('done', { duplicating: true, envs: fenced })], meta: 'a:1' }],
+        ['B', { ok: true, value: [app('moved'), app('stuck', { envs: fenced }), app('done')], meta: 'b:1' }],
+      ]),
+      tables: new Map(),
+    });
+    expect(report.problems.filter((p) => p.kind === 'fenced-route')).toEqual([expect.objectContaining({ table: 'stuck', cluster: 'A' })]);
+    expect(report.problems.find((p) => p.kind === 'fenced-route')!.message).toContain('every client is turned away');
+    expect(report.warnings).toEqual([expect.objectContaining({ kind: 'unfenced-source', table: 'moved', cluster: 'A' })]);
+    expect(report.warnings[0]!.message).toContain('meta-proxy-ctl fence moved --cluster A');
+  });
+
   it('reports routes that disagree on a cluster\'s metas', () => {
     const report = analyzeCheck([route('t', 'P', ['p:1']), route('u', 'P', ['p:2'])], { listings: new Map(), tables: new Map() });
     expect(report.problems).toEqual([expect.objectContaining({ kind: 'inconsistent-metas', cluster: 'P' })]);

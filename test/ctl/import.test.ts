@@ -92,6 +92,7 @@ describe('meta-proxy-ctl import', () => {
       openClusters: () => ({
         listApps: async () => ({ ok: true, value: [app('live_one', 1), app('dropped_one', 2)], meta: 'fake:1' }),
         queryConfig: async () => ({ ok: false, reason: 'unused' }),
+        updateAppEnv: async () => ({ ok: false, reason: 'unused' }),
         close: () => undefined,
       }),
     });
