@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
-import type { Observable } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 import { createRouteCache } from '../src/streams/routeCache.js';
 import type { RouteState } from '../src/streams/routeTypes.js';
 
@@ -47,6 +47,33 @@ describe('createRouteCache', () => {
       cache.dispose();
       expect(evicted.slice(1).sort()).toEqual(['t1', 't3', '|'].sort());
       expect(cache.size).toBe(0);
+    });
+  });
+
+  it('keeps the last route when a feed errors, logs it, and restarts the feed after a growing delay', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      // Fails right after its first state; the restarted feed fails at once, then gives a new state.
+      const feeds = [cold<RouteState>('a-#', { a: route('t1', 'c1') }), cold<RouteState>('#'), cold<RouteState>('b', { b: route('t1', 'c2', 2) })];
+      const logged: Array<{ attempt: number; restartInMs: number }> = [];
+      const logger = { debug() {}, info() {}, warn() {}, error: (o: { attempt: number; restartInMs: number }) => void logged.push({ attempt: o.attempt, restartInMs: o.restartInMs }) };
+      let n = 0;
+      const cache = createRouteCache({
+        capacity: 2,
+        now: () => scheduler.now(),
+        feed: () => defer(() => feeds[n++]!),
+        logger,
+      });
+      //        a at 0, error at 2, restart at 102 errors, restart at 302 gives b
+      expectObservable(cache.route('t1'), '^ 400ms !').toBe('a 301ms b', { a: route('t1', 'c1'), b: route('t1', 'c2', 2) });
+      expectSubscriptions(feeds[0]!.subscriptions).toBe('^-!');
+      expectSubscriptions(feeds[1]!.subscriptions).toBe('102ms (^!)');
+      expectSubscriptions(feeds[2]!.subscriptions).toBe('302ms ^');
+      scheduler.flush();
+      expect(logged).toEqual([
+        { attempt: 1, restartInMs: 100 },
+        { attempt: 2, restartInMs: 200 },
+      ]);
     });
   });
 

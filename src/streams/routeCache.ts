@@ -1,4 +1,4 @@
-import { NEVER, Observable, Subject, concat, of, type Subscriber, type Subscription } from 'rxjs';
+import { NEVER, Observable, Subject, concat, of, retry, timer, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { LRUCache } from 'lru-cache';
 import type { BaseLogger } from 'pino';
 import { sameRouteState } from '../operators/distinctRouteStates.js';
@@ -29,6 +29,8 @@ export interface RouteCacheOptions {
   feed(table: string, entry: CachedRoute): Observable<RouteState>;
   /** Time for `changedAt`. */
   now(): number;
+  /** Times the restart of a feed that failed. Default: RxJS's async scheduler. */
+  scheduler?: SchedulerLike;
   hooks?: RegistryHooks;
   logger?: RegistryLogger;
 }
@@ -83,9 +85,13 @@ class Entry implements CachedRoute {
     });
   }
 
-  /** Starts the feed; its states reach every observer, distinct ones only. */
-  feed(source: Observable<RouteState>): void {
-    this.feeding = source.subscribe((state) => this.next(state));
+  /**
+   * Starts the feed; its states reach every observer, distinct ones only. A
+   * feed that errors is restarted after `restartDelay(attempt)`, the latest
+   * state kept meanwhile: a table's route stream never errors.
+   */
+  feed(source: Observable<RouteState>, restartDelay: (error: unknown, attempt: number) => Observable<unknown>): void {
+    this.feeding = source.pipe(retry({ delay: restartDelay, resetOnSuccess: true })).subscribe((state) => this.next(state));
   }
 
   private next(state: RouteState): void {
@@ -142,6 +148,13 @@ export function createRouteCache(options: RouteCacheOptions): RouteCache {
     },
   });
 
+  /** 100 ms, doubling to 10 s while a feed keeps failing without a state in between. */
+  const restartDelay = (table: string) => (error: unknown, attempt: number): Observable<unknown> => {
+    const delayMs = Math.min(10_000, 100 * 2 ** (attempt - 1));
+    logger?.error({ err: error, table, attempt, restartInMs: delayMs }, 'route feed failed: the last route is kept and the feed restarted');
+    return timer(delayMs, options.scheduler);
+  };
+
   const miss = (table: string): Observable<RouteState> => {
     const problem = tableNameProblem(table);
     if (problem !== undefined) return constantRoute({ kind: 'invalid', table, reason: problem });
@@ -149,7 +162,7 @@ export function createRouteCache(options: RouteCacheOptions): RouteCache {
     const entry = new Entry(table, now(), now);
     // Evicts the least recently used table first, if full.
     cache.set(table, entry);
-    entry.feed(options.feed(table, entry));
+    entry.feed(options.feed(table, entry), restartDelay(table));
     cacheSize(cache.size);
     return entry.route$;
   };
