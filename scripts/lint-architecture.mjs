@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Checks the layering rules of STYLE.md that the type checker cannot see:
+// Checks the layering rules of docs/STYLE.md that the type checker cannot see:
 // - src/streams holds pure composition: no sockets, ZooKeeper, files, HTTP,
 //   wall-clock time, raw timers or Promises (time comes from RxJS schedulers);
 // - src/operators holds one operator per file, named after its export;

@@ -44,7 +44,7 @@ export interface RouteStore {
   close(): void;
 }
 
-/** The node value in the layout DESIGN.md shows: `{"cluster_name":"c1","meta_addrs":"a:p,b:p"}`. */
+/** The node value in the layout docs/DESIGN.md shows: `{"cluster_name":"c1","meta_addrs":"a:p,b:p"}`. */
 export function routeValue(route: RouteTarget): { cluster_name: string; meta_addrs: string } {
   return { cluster_name: route.cluster, meta_addrs: route.metas.join(',') };
 }

@@ -135,7 +135,7 @@ class RouteCalls extends Subscriber<Query> implements CallOwner<Query> {
   }
 }
 
-/** Query-config failures travel in the body: the Node.js client drops its connection on a non-OK header for this RPC (PROTOCOL.md §3). */
+/** Query-config failures travel in the body: the Node.js client drops its connection on a non-OK header for this RPC (docs/PROTOCOL.md §3). */
 function headerFailure(answer: MetaAnswer): PegasusError | undefined {
   const header = answer.reply.headerError;
   if (header === 'ERR_OK') return undefined;

@@ -1,6 +1,6 @@
 /**
  * Pegasus's own error names (rDSN `error_code`). Clients reject names outside
- * this list (PROTOCOL.md §3), so the proxy only ever sends names from here.
+ * this list (docs/PROTOCOL.md §3), so the proxy only ever sends names from here.
  */
 export const PEGASUS_ERRORS = [
   // Same order as Pegasus src/utils/error_code.h, whose position is the integer code.

@@ -1,5 +1,5 @@
 /**
- * Finding request frames in a client's byte stream (PROTOCOL.md §1): the rDSN
+ * Finding request frames in a client's byte stream (docs/PROTOCOL.md §1): the rDSN
  * v0 fixed header and the v1 header with its thrift request meta.
  *
  * Hand-written over Buffer offsets: this runs for every frame, so it reads in

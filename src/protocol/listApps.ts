@@ -1,5 +1,5 @@
 /**
- * `RPC_CM_LIST_APPS` (PROTOCOL.md §5): its args, and the
+ * `RPC_CM_LIST_APPS` (docs/PROTOCOL.md §5): its args, and the
  * configuration_list_apps_response model and codec, for tooling and tests.
  *
  * Hand-written over ThriftReader/ThriftWriter like the rest of the codec:

@@ -1,5 +1,5 @@
 /**
- * Reading a MetaServer's reply frame (PROTOCOL.md §3, §6) and the two rewrites
+ * Reading a MetaServer's reply frame (docs/PROTOCOL.md §3, §6) and the two rewrites
  * the relay makes: the client's seqid, and (opt-in) dropping hp_* fields.
  *
  * Hand-written over ThriftReader: the reply prefix (length, header error name,

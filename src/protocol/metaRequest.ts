@@ -1,7 +1,7 @@
 /**
  * The request frame the proxy sends to a MetaServer.
  *
- * Hand-written over one exact-size Buffer: the rDSN v0 header (PROTOCOL.md §1)
+ * Hand-written over one exact-size Buffer: the rDSN v0 header (docs/PROTOCOL.md §1)
  * and the thrift strict message begin are fixed layouts, and the args struct is
  * the client's own bytes, copied unchanged, so unknown args fields survive.
  */

@@ -1,6 +1,6 @@
 /**
  * Schema-aware model and codec of `query_cfg_response` and
- * `partition_configuration` (PROTOCOL.md §4, §5), with Pegasus's inline custom
+ * `partition_configuration` (docs/PROTOCOL.md §4, §5), with Pegasus's inline custom
  * types `error_code`, `gpid`, `rpc_address` and `host_port`.
  *
  * Hand-written over ThriftReader/ThriftWriter: the custom types sit under a

@@ -1,6 +1,6 @@
 /**
  * Reading a client's request body: the thrift message begin and the
- * query-config args (PROTOCOL.md §2, §5).
+ * query-config args (docs/PROTOCOL.md §2, §5).
  *
  * Hand-written over ThriftReader: it runs once per request on the hot path and
  * must accept both message-begin forms with tight bounds. The `thrift`

@@ -1,5 +1,5 @@
 /**
- * Reply frames the proxy writes itself (PROTOCOL.md §3, §6): the answer to an
+ * Reply frames the proxy writes itself (docs/PROTOCOL.md §3, §6): the answer to an
  * RPC it does not handle, and a query-config answer carrying an error.
  *
  * Hand-written with ThriftWriter: the reply prefix (length, header error name)

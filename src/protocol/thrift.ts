@@ -14,7 +14,7 @@
 import { TBinaryProtocol, TFramedTransport } from 'thrift';
 import { ProtocolError } from '../errors.js';
 
-/** Thrift binary type ids (PROTOCOL.md preamble). */
+/** Thrift binary type ids (docs/PROTOCOL.md preamble). */
 export const T_STOP = 0;
 export const T_BOOL = 2;
 export const T_BYTE = 3;

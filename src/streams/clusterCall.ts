@@ -50,7 +50,7 @@ export interface CallOwner<W extends Waiter> {
   ended(call: ClusterCall<W>): void;
 }
 
-/** Answers that mean "ask this meta again shortly" (PROTOCOL.md §6, Java client §7). */
+/** Answers that mean "ask this meta again shortly" (docs/PROTOCOL.md §6, Java client §7). */
 const NOT_READY: ReadonlySet<string> = new Set(['ERR_SERVICE_NOT_ACTIVE', 'ERR_UNDER_RECOVERY']);
 
 /** A ticket not known yet: `send` has not returned (a synchronous answer may come first). */
@@ -69,7 +69,7 @@ interface Attempt {
 
 /**
  * Asks a cluster for its MetaServer leader's answer on behalf of every waiter
- * with the same question (PROTOCOL.md §6–7), as a value-level state machine:
+ * with the same question (docs/PROTOCOL.md §6–7), as a value-level state machine:
  * requests go out through the dispatcher, answers come back to `metaAnswered`
  * / `metaFailed`, and time comes from one shared sweep. It owns no Observable,
  * Subscription or timer.

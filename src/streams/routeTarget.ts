@@ -1,6 +1,6 @@
 import type { RouteState } from './routeTypes.js';
 
-/** The body error a client gets for a table without a usable route (DESIGN.md, request semantics). */
+/** The body error a client gets for a table without a usable route (docs/DESIGN.md, request semantics). */
 export function routeError(state: Exclude<RouteState, { kind: 'route' }>) {
   switch (state.kind) {
     case 'missing':

@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('meta-proxy-ctl list / get / set / delete on ZooKeeper', () => {
-  it('set creates the root and the node in the layout of DESIGN.md, get and list show it', async () => {
+  it('set creates the root and the node in the layout of docs/DESIGN.md, get and list show it', async () => {
     const set = await ctl(['--config', config, 'set', 'temp', '--cluster', 'c1', '--meta', '10.0.0.1:34601, 10.0.0.2:34601,10.0.0.1:34601']);
     expect(set).toMatchObject({ code: 0, stderr: '' });
     expect(set.stdout).toContain('temp: created -> c1 (10.0.0.1:34601,10.0.0.2:34601)');

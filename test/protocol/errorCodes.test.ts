@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PEGASUS_ERRORS, isPegasusError } from '../../src/protocol/errorCodes.js';
 
 describe('PEGASUS_ERRORS', () => {
-  it('holds every name PROTOCOL.md §3 and DESIGN.md have the proxy send or read', () => {
+  it('holds every name docs/PROTOCOL.md §3 and docs/DESIGN.md have the proxy send or read', () => {
     for (const name of [
       'ERR_OK', 'ERR_UNKNOWN', 'ERR_TIMEOUT', 'ERR_SERVICE_NOT_ACTIVE', 'ERR_BUSY', 'ERR_FORWARD_TO_OTHERS',
       'ERR_OBJECT_NOT_FOUND', 'ERR_HANDLER_NOT_FOUND', 'ERR_INVALID_PARAMETERS', 'ERR_INVALID_STATE',

@@ -5,7 +5,7 @@ import type { HostPort, PartitionConfiguration, QueryConfigResponse, RpcAddress 
 import type { AppInfo, ListAppsResponse } from '../../src/protocol/listApps.js';
 
 /**
- * Bytes from a dump written as in PROTOCOL.md: hex groups separated by spaces
+ * Bytes from a dump written as in docs/PROTOCOL.md: hex groups separated by spaces
  * (or `|`), and double-quoted ASCII strings.
  */
 export function dump(text: string): Buffer {
@@ -27,14 +27,14 @@ export function dump(text: string): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Stock Node.js client, `query_cfg("temp")`, seq 0 (PROTOCOL.md §1). */
+/** Stock Node.js client, `query_cfg("temp")`, seq 0 (docs/PROTOCOL.md §1). */
 export const NODE_QUERY_TEMP = dump(`
 54484654 00000000 00000030 00000000 00000042 00000000 00000000 00000000 00000000 00000000 0000000000000000
 80010001 00000026 "RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX" 00000000
 0c 0001   0b 0001 00000004 "temp"   00   00
 `);
 
-/** Stock Java client, same query (v1, meta 37 bytes, body 74), transcribed from PROTOCOL.md §1. */
+/** Stock Java client, same query (v1, meta 37 bytes, body 74), transcribed from docs/PROTOCOL.md §1. */
 export const JAVA_QUERY_TEMP = dump(`
 54484654 00000001 00000025 0000004a
 08 0001 ffffffff  08 0002 fffffffe  08 0003 000007d0  0a 0004 0000000000000000  02 0005 00  00

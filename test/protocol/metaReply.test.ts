@@ -34,7 +34,7 @@ function withoutHostPorts(pc: PartitionConfiguration): PartitionConfiguration {
   return rest;
 }
 
-/** A FORWARD reply as a pre-2.6 meta writes it, bytes from PROTOCOL.md §4's rpc_address example. */
+/** A FORWARD reply as a pre-2.6 meta writes it, bytes from docs/PROTOCOL.md §4's rpc_address example. */
 const FORWARD_RPC_ADDRESS = dump(`
   000000ca
   00000006 "ERR_OK"
@@ -125,7 +125,7 @@ describe('readMetaReply', () => {
     leader.primary = parseRpcAddress('10.1.2.3:34601')!;
     leader.hpPrimary = { host: 'meta2.example', port: 34601, type: 1 };
     expect(readMetaReply(queryReply(forwardTo([leader]))).forward).toBe('meta2.example:34601');
-    // The host_port bytes of PROTOCOL.md §4 under field 9.
+    // The host_port bytes of docs/PROTOCOL.md §4 under field 9.
     const frame = Buffer.from(FORWARD_RPC_ADDRESS);
     const at = frame.lastIndexOf(dump('08 0008 00000000 00')) + 7;
     const spliced = Buffer.concat([frame.subarray(0, at), dump('0c 0009 00000005 686f737431 87f1 01'), frame.subarray(at)]);

@@ -11,7 +11,7 @@ describe('encodeMetaRequest', () => {
     expect(encodeMetaRequest('RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX', 0, args, 0).equals(NODE_QUERY_TEMP)).toBe(true);
   });
 
-  it('writes the v0 header fields PROTOCOL.md §1 lists', () => {
+  it('writes the v0 header fields docs/PROTOCOL.md §1 lists', () => {
     const args = dump('0c 0001 0b 0001 00000001 "t" 00 00');
     const frame = encodeMetaRequest('RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX', 77, args, 4321);
     expect(frame.subarray(0, 48).toString('hex')).toBe(

@@ -23,7 +23,7 @@ const written = (f: (w: ThriftWriter) => void) => {
   return w.toBuffer();
 };
 
-describe('custom inline types, against the bytes of PROTOCOL.md §4', () => {
+describe('custom inline types, against the bytes of docs/PROTOCOL.md §4', () => {
   it('gpid: app 2, partition 5', () => {
     expect(written((w) => writeGpid(w, { appId: 2, partitionIndex: 5 })).toString('hex')).toBe('0000000500000002');
     expect(readGpid(reader(dump('00000005 00000002')))).toEqual({ appId: 2, partitionIndex: 5 });

@@ -5,7 +5,7 @@ import { encodeHandlerNotFound, encodeQueryConfigError, encodeReplyFrame } from 
 import { dump } from './helpers.js';
 
 describe('encodeHandlerNotFound', () => {
-  it('equals the PROTOCOL.md §3 example bytes for RPC_FOO seq 5', () => {
+  it('equals the docs/PROTOCOL.md §3 example bytes for RPC_FOO seq 5', () => {
     const expected = dump('00000034 | 00000015 "ERR_HANDLER_NOT_FOUND" | 80010002 0000000b "RPC_FOO_ACK" 00000005');
     expect(encodeHandlerNotFound('RPC_FOO', 5).toString('hex')).toBe(expected.toString('hex'));
   });

@@ -135,7 +135,7 @@ describe('simulated MetaServer', () => {
     expect(decodeQueryConfigReply(await raw.next()).body!.err).toBe('ERR_OBJECT_NOT_FOUND');
   });
 
-  it('answers an unknown RPC with header ERR_HANDLER_NOT_FOUND and no body (PROTOCOL.md §3 bytes)', async () => {
+  it('answers an unknown RPC with header ERR_HANDLER_NOT_FOUND and no body (docs/PROTOCOL.md §3 bytes)', async () => {
     const c = await cluster();
     const raw = await client(c.metas[0]!);
     raw.send(encodeRequestV0('RPC_FOO', 5, Buffer.from([0])));
