@@ -115,27 +115,26 @@ class Connection {
 
   private onData(chunk: Buffer): void {
     this.rest = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
-    for (;;) {
-      let n: number | undefined;
-      try {
-        n = replyFrameLengthSim(this.rest, 0);
-      } catch {
-        this.socket.destroy();
-        return;
+    try {
+      for (;;) {
+        const n = replyFrameLengthSim(this.rest, 0);
+        if (n === undefined) break;
+        const frame = Buffer.from(this.rest.subarray(0, n));
+        this.rest = this.rest.subarray(n);
+        // Header: i32 length, string error, i32 strict REPLY, string name, i32 seqid.
+        const errLen = frame.readUInt32BE(4);
+        const error = frame.toString('utf8', 8, 8 + errLen);
+        const nameLen = frame.readUInt32BE(12 + errLen);
+        const seqid = frame.readInt32BE(16 + errLen + nameLen);
+        const p = this.pending.get(seqid);
+        if (!p) continue;
+        this.pending.delete(seqid);
+        clearTimeout(p.timer);
+        p.resolve({ error, frame });
       }
-      if (n === undefined) break;
-      const frame = Buffer.from(this.rest.subarray(0, n));
-      this.rest = this.rest.subarray(n);
-      // Header: i32 length, string error, i32 strict REPLY, string name, i32 seqid.
-      const errLen = frame.readUInt32BE(4);
-      const error = frame.toString('utf8', 8, 8 + errLen);
-      const nameLen = frame.readUInt32BE(12 + errLen);
-      const seqid = frame.readInt32BE(16 + errLen + nameLen);
-      const p = this.pending.get(seqid);
-      if (!p) continue;
-      this.pending.delete(seqid);
-      clearTimeout(p.timer);
-      p.resolve({ error, frame });
+    } catch {
+      // Bytes that are not a reply: like the stock clients, give up on the connection.
+      this.socket.destroy();
     }
   }
 
