@@ -3,11 +3,12 @@
  * in-process by tests and by `sim/cli.ts` as a separate process (benchmarks).
  *
  *   --name A --metas 3 --tables temp:8,other:4 [--leader 1] [--host-port] [--host H] [--ports p1,p2,p3] [--answer-cost-us N]
+ *       [--replicas] [--config-sync-ms N]
  *
  * `--tables @FILE` reads the same list from FILE (commas or newlines), for
  * table counts a command line cannot hold (the benchmark routes 100k tables).
  *
- * Prints `{"name","metas":[...]}` once listening, then executes one JSON command
+ * Prints `{"name","metas":[...]}` (and `"replicas":[...]` with --replicas) once listening, then executes one JSON command
  * per stdin line and answers each with one JSON line.
  */
 import { readFileSync } from 'node:fs';
@@ -76,6 +77,12 @@ export function parseSimArgs(argv: readonly string[]): SimClusterOptions {
       case '--answer-cost-us':
         o.answerCostUs = int(flag, argv[++i]);
         break;
+      case '--replicas':
+        o.replicas = true;
+        break;
+      case '--config-sync-ms':
+        o.configSyncIntervalMs = int(flag, argv[++i]);
+        break;
       case '--ports':
         o.ports = (argv[++i] ?? '').split(',').map((p) => int(flag, p));
         break;
@@ -93,7 +100,11 @@ type Command =
   | { cmd: 'setBehavior'; meta: number; mode: SimMode; delayMs?: number }
   | { cmd: 'serviceNotActiveFor'; ms: number }
   | { cmd: 'answerCost'; us: number }
-  | { cmd: 'requestCount'; meta: number };
+  | { cmd: 'requestCount'; meta: number }
+  | { cmd: 'setEnvs'; table: string; envs: Record<string, string> }
+  | { cmd: 'delEnvs'; table: string; keys: string[] }
+  | { cmd: 'envs'; table: string }
+  | { cmd: 'replicaOps'; table?: string; since?: number };
 
 /** Runs the simulator until `input` ends or `stop` aborts; resolves once every port is closed. */
 export async function runSimCli(
@@ -103,7 +114,10 @@ export async function runSimCli(
   stop?: AbortSignal,
 ): Promise<void> {
   const cluster = await startSimCluster(parseSimArgs(argv));
-  output.write(`${JSON.stringify({ name: cluster.name, metas: cluster.metas })}\n`);
+  const hello = cluster.replicas.length
+    ? { name: cluster.name, metas: cluster.metas, replicas: cluster.replicas }
+    : { name: cluster.name, metas: cluster.metas };
+  output.write(`${JSON.stringify(hello)}\n`);
   const lines = createInterface({ input, crlfDelay: Infinity });
   const onStop = (): void => lines.close();
   if (stop?.aborted) onStop();
@@ -142,6 +156,24 @@ export async function runSimCli(
           case 'requestCount':
             reply = { ok: true, count: cluster.requestCount(c.meta) };
             break;
+          case 'setEnvs':
+            cluster.setEnvs(c.table, c.envs);
+            reply = { ok: true };
+            break;
+          case 'delEnvs':
+            cluster.delEnvs(c.table, c.keys);
+            reply = { ok: true };
+            break;
+          case 'envs':
+            reply = { ok: true, envs: cluster.envs(c.table) ?? null };
+            break;
+          case 'replicaOps': {
+            const filter: { table?: string; since?: number } = {};
+            if (c.table !== undefined) filter.table = c.table;
+            if (c.since !== undefined) filter.since = c.since;
+            reply = { ok: true, counts: cluster.replicaOps(filter) };
+            break;
+          }
           default:
             reply = { ok: false, error: `unknown command ${String((c as { cmd?: unknown }).cmd)}` };
         }

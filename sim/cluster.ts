@@ -1,24 +1,45 @@
 /**
  * A simulated Pegasus cluster: N MetaServers on real TCP ports, one of them the
- * leader, answering query-config and list-apps the way PROTOCOL.md §6 says a
- * real MetaServer does. Faults (kill, restart, slow, silent, garbage, a reply cut
- * in half, a leader still starting) are injected per meta.
+ * leader, answering query-config, list-apps and update-app-env the way
+ * PROTOCOL.md §6 and §8 say a real MetaServer does. Faults (kill, restart, slow,
+ * silent, garbage, a reply cut in half, a leader still starting) are injected per meta.
+ *
+ * With `replicas: true` it also runs REPLICAS replica servers on real ports,
+ * names them in its partition configurations, and syncs each table's envs to
+ * them every `configSyncIntervalMs` (sim/replicaServer.ts).
  */
 import net from 'node:net';
+import { denyClientOf, updateAppEnvs, type AppEnvAnswer, type DenyClient } from './appEnvs.js';
+import { REPLICAS } from './identify.js';
 import {
   RPC_LIST,
   RPC_QUERY,
   handlerNotFound,
   listAppsReply,
+  primaryOf,
   queryConfigError,
   queryConfigForward,
   queryConfigOk,
   stamp,
   type MetaAddress,
+  type ReplicaEndpoints,
   type ReplyTemplate,
   type SimTable,
 } from './replies.js';
+import { ReplicaOpLog, type SimReplicaCounts, type SimReplicaOp } from './replicaOps.js';
+import { SimReplicaServer } from './replicaServer.js';
+import {
+  APP_ENV_OP_DEL,
+  APP_ENV_OP_SET,
+  RPC_UPDATE_APP_ENV,
+  readUpdateAppEnvArgs,
+  updateAppEnvReply,
+  type UpdateAppEnvArgs,
+} from './replicaWire.js';
 import { readListAppsArgs, readQueryConfigArgs, readRequest, requestFrameLength, type SimRequest } from './wire.js';
+
+/** Pegasus's default `config_sync_interval_ms`. */
+export const CONFIG_SYNC_INTERVAL_MS = 30_000;
 
 export type SimMode = 'normal' | 'slow' | 'silent' | 'garbage' | 'close-mid-reply';
 
@@ -47,6 +68,13 @@ export interface SimClusterOptions {
    * a flood of identical queries is not free. Default 0.
    */
   answerCostUs?: number;
+  /**
+   * Run REPLICAS replica servers on real ports of `host` and name them in
+   * query-config answers (instead of the fake 10.x addresses of sim/identify.ts).
+   */
+  replicas?: boolean;
+  /** How often each replica server applies the meta's table envs; default CONFIG_SYNC_INTERVAL_MS. */
+  configSyncIntervalMs?: number;
 }
 
 /** What the last request a meta received asked for. */
@@ -77,7 +105,34 @@ export interface SimCluster {
   /** Connections to meta `i` open right now. */
   openConnectionCount(i: number): number;
   lastRequest(i: number): SimRequestInfo | undefined;
+  /** `host:port` of each replica server (empty without `replicas: true`). */
+  readonly replicas: string[];
+  /** Stops every replica server: open connections are cut, new ones refused. */
+  killReplicas(): Promise<void>;
+  /** Starts the stopped replica servers again on their ports (data and envs kept). */
+  restartReplicas(): Promise<void>;
+  /** Config syncs each replica server has applied, the one at start included. */
+  replicaSyncCounts(): number[];
+  /** Replica op counts per table since the start. */
+  replicaTotals(): Record<string, SimReplicaCounts>;
+  /** Counts of the logged replica ops (bounded log) for `table` at or after `since` (Date.now() time). */
+  replicaOps(filter?: { table?: string; since?: number }): SimReplicaCounts;
+  /** The logged replica ops themselves, oldest first. */
+  replicaOpLog(filter?: { table?: string; since?: number }): SimReplicaOp[];
+  /** A table's envs as the meta holds them; undefined for an unknown table. */
+  envs(table: string): Record<string, string> | undefined;
+  /** RPC_CM_UPDATE_APP_ENV on the meta state, answered as the leader would answer it. */
+  updateEnvs(request: UpdateAppEnvArgs): AppEnvAnswer;
+  /** Sets envs of `table` (op SET); throws SimEnvError when the meta would refuse. */
+  setEnvs(table: string, envs: Record<string, string>): void;
+  /** Deletes envs of `table` (op DEL); throws SimEnvError when the meta would refuse. */
+  delEnvs(table: string, keys: string[]): void;
   close(): Promise<void>;
+}
+
+/** A meta refused an env update a test asked for. */
+export class SimEnvError extends Error {
+  override name = 'SimEnvError';
 }
 
 interface SimMeta {
@@ -116,6 +171,41 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
   const forwardCache = new Map<number, ReplyTemplate>();
   const errorCache = new Map<string, ReplyTemplate>();
   let listCache: ReplyTemplate | undefined;
+  const envs = new Map<string, Map<string, string>>();
+  for (const t of Object.keys(tables)) envs.set(t, new Map());
+  const syncIntervalMs = options.configSyncIntervalMs ?? CONFIG_SYNC_INTERVAL_MS;
+  if (!(syncIntervalMs > 0)) throw new RangeError(`configSyncIntervalMs must be > 0, got ${syncIntervalMs}`);
+  const opLog = new ReplicaOpLog();
+  const data = new Map<number, Map<string, Buffer>>();
+  const decrees = new Map<string, bigint>();
+  const replicaServers: SimReplicaServer[] = [];
+  let syncTimer: ReturnType<typeof setInterval> | undefined;
+  const replicaEndpoints: ReplicaEndpoints = (i) => {
+    const r = replicaServers[i] as SimReplicaServer;
+    return { ip: ipv4(host), port: r.port, host };
+  };
+
+  function tableByAppId(appId: number): { name: string; partitionCount: number } | undefined {
+    for (const [n, t] of Object.entries(tables)) if (t.appId === appId) return { name: n, partitionCount: t.partitionCount };
+    return undefined;
+  }
+
+  /** What a replica server learns at a config sync: the deny env of every table, by app id. */
+  function denySnapshot(): Map<number, DenyClient> {
+    const out = new Map<number, DenyClient>();
+    for (const [n, t] of Object.entries(tables)) {
+      const d = denyClientOf(envs.get(n));
+      if (d) out.set(t.appId, d);
+    }
+    return out;
+  }
+
+  function updateEnvs(request: UpdateAppEnvArgs): AppEnvAnswer {
+    const table = Object.hasOwn(tables, request.appName) ? envs.get(request.appName) : undefined;
+    const { err, hint, changed } = updateAppEnvs(table, request);
+    if (changed) listCache = undefined;
+    return { err, hint };
+  }
 
   function errorTemplate(err: string): ReplyTemplate {
     let t = errorCache.get(err);
@@ -146,7 +236,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     if (!t) {
       const app = Object.hasOwn(tables, table) ? tables[table] : undefined;
       if (!app) return errorTemplate('ERR_OBJECT_NOT_FOUND');
-      okCache.set(key, (t = queryConfigOk(name, app, indices, hostPort)));
+      okCache.set(key, (t = queryConfigOk(name, app, indices, hostPort, replicaServers.length ? replicaEndpoints : undefined)));
     }
     return t;
   }
@@ -155,7 +245,14 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     if (meta.index !== leader) return listAppsReply('ERR_FORWARD_TO_OTHERS', {});
     if (Date.now() < notActiveUntil) return listAppsReply('ERR_SERVICE_NOT_ACTIVE', {});
     readListAppsArgs(req);
-    return (listCache ??= listAppsReply('ERR_OK', tables));
+    return (listCache ??= listAppsReply('ERR_OK', tables, (t) => envs.get(t)));
+  }
+
+  function answerUpdateEnv(meta: SimMeta, req: SimRequest): ReplyTemplate {
+    if (meta.index !== leader) return updateAppEnvReply('ERR_FORWARD_TO_OTHERS', '');
+    if (Date.now() < notActiveUntil) return updateAppEnvReply('ERR_SERVICE_NOT_ACTIVE', '');
+    const { err, hint } = updateEnvs(readUpdateAppEnvArgs(req));
+    return updateAppEnvReply(err, hint);
   }
 
   function answer(meta: SimMeta, req: SimRequest): Buffer | undefined {
@@ -163,6 +260,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     let t: ReplyTemplate;
     if (req.name === RPC_QUERY) t = answerQuery(meta, req);
     else if (req.name === RPC_LIST) t = answerList(meta, req);
+    else if (req.name === RPC_UPDATE_APP_ENV) t = answerUpdateEnv(meta, req);
     else t = handlerNotFound(req.name);
     return stamp(t, req.seqid);
   }
@@ -264,13 +362,49 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
       last: undefined,
     });
   }
+  if (options.replicas) {
+    const cluster = {
+      table: tableByAppId,
+      primaryOf,
+      data(appId: number) {
+        let d = data.get(appId);
+        if (!d) data.set(appId, (d = new Map()));
+        return d;
+      },
+      nextDecree(appId: number, pidx: number) {
+        const key = `${appId}.${pidx}`;
+        const next = (decrees.get(key) ?? 0n) + 1n;
+        decrees.set(key, next);
+        return next;
+      },
+      log: opLog,
+    };
+    for (let i = 0; i < REPLICAS; i++) replicaServers.push(new SimReplicaServer(i, host, 0, cluster));
+  }
   try {
     for (const m of metas) await listen(m);
+    for (const r of replicaServers) await r.start();
   } catch (err) {
-    await Promise.all(metas.map(shut));
+    await Promise.all([...metas.map(shut), ...replicaServers.map((r) => r.stop())]);
     throw err;
   }
+  if (replicaServers.length) {
+    // A replica opens its partitions with the envs the meta has now; later changes arrive with config syncs.
+    const first = denySnapshot();
+    for (const r of replicaServers) r.applyConfig(first);
+    // One tick per replica server per interval, in turn: each server syncs every interval, each in its own phase.
+    let tick = 0;
+    syncTimer = setInterval(() => {
+      const r = replicaServers[tick++ % replicaServers.length] as SimReplicaServer;
+      r.applyConfig(denySnapshot());
+    }, syncIntervalMs / replicaServers.length);
+    syncTimer.unref();
+  }
   const hostPart = host.includes(':') ? `[${host}]` : host;
+
+  function checked(answer: AppEnvAnswer, what: string): void {
+    if (answer.err !== 'ERR_OK') throw new SimEnvError(`cluster ${name}: ${what}: ${answer.err} ${answer.hint}`.trim());
+  }
 
   return {
     name,
@@ -297,6 +431,8 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     },
     setTables(next) {
       tables = { ...next };
+      for (const t of [...envs.keys()]) if (!Object.hasOwn(tables, t)) envs.delete(t);
+      for (const t of Object.keys(tables)) if (!envs.has(t)) envs.set(t, new Map());
       okCache.clear();
       listCache = undefined;
     },
@@ -304,9 +440,39 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     connectionCount: (i) => at(i).accepted,
     openConnectionCount: (i) => at(i).sockets.size,
     lastRequest: (i) => at(i).last,
+    replicas: replicaServers.map((r) => r.address),
+    killReplicas: async () => {
+      await Promise.all(replicaServers.map((r) => r.stop()));
+    },
+    async restartReplicas() {
+      if (closed) return;
+      for (const r of replicaServers) {
+        if (r.listening) continue;
+        await r.start();
+        r.applyConfig(denySnapshot());
+      }
+    },
+    replicaSyncCounts: () => replicaServers.map((r) => r.syncs),
+    replicaTotals: () => opLog.totalsByTable(),
+    replicaOps: (filter) => opLog.count(filter),
+    replicaOpLog: (filter) => opLog.entries(filter),
+    envs(table) {
+      const e = Object.hasOwn(tables, table) ? envs.get(table) : undefined;
+      return e && Object.fromEntries([...e].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    },
+    updateEnvs,
+    setEnvs(table, kv) {
+      const keys = Object.keys(kv);
+      checked(updateEnvs({ appName: table, op: APP_ENV_OP_SET, keys, values: keys.map((k) => kv[k] as string) }), `set envs of ${table}`);
+    },
+    delEnvs(table, keys) {
+      checked(updateEnvs({ appName: table, op: APP_ENV_OP_DEL, keys }), `delete envs of ${table}`);
+    },
     async close() {
       closed = true;
-      await Promise.all(metas.map(shut));
+      if (syncTimer) clearInterval(syncTimer);
+      syncTimer = undefined;
+      await Promise.all([...metas.map(shut), ...replicaServers.map((r) => r.stop())]);
     },
   };
 }

@@ -3,7 +3,7 @@
  * types (error_code, gpid, rpc_address, host_port) are inline and cannot be
  * generic-skipped (PROTOCOL.md §4), so every field is read by its schema.
  */
-import { Reader, SimWireError, T_BOOL, T_I32, T_I64, T_LIST, T_STOP, T_STRING, T_STRUCT } from './wire.js';
+import { Reader, SimWireError, T_BOOL, T_I32, T_I64, T_LIST, T_MAP, T_STOP, T_STRING, T_STRUCT } from './wire.js';
 
 export interface DecodedPartition {
   appId: number;
@@ -35,6 +35,7 @@ export interface DecodedAppInfo {
   appId: number;
   partitionCount: number;
   isStateful: boolean;
+  envs: Record<string, string>;
 }
 
 export interface DecodedListApps {
@@ -172,7 +173,15 @@ function queryConfig(r: Reader): DecodedQueryConfig {
 }
 
 function appInfo(r: Reader): DecodedAppInfo {
-  const a: DecodedAppInfo = { status: 0, appType: '', appName: '', appId: 0, partitionCount: 0, isStateful: false };
+  const a: DecodedAppInfo = {
+    status: 0,
+    appType: '',
+    appName: '',
+    appId: 0,
+    partitionCount: 0,
+    isStateful: false,
+    envs: {},
+  };
   for (;;) {
     const t = r.i8();
     if (t === T_STOP) return a;
@@ -183,7 +192,15 @@ function appInfo(r: Reader): DecodedAppInfo {
     else if (id === 4 && t === T_I32) a.appId = r.i32();
     else if (id === 5 && t === T_I32) a.partitionCount = r.i32();
     else if (id === 7 && t === T_BOOL) a.isStateful = r.i8() !== 0;
-    else r.skip(t);
+    else if (id === 6 && t === T_MAP) {
+      expect(r.i8(), T_STRING, 'envs key');
+      expect(r.i8(), T_STRING, 'envs value');
+      const n = r.count();
+      for (let i = 0; i < n; i++) {
+        const k = r.string();
+        a.envs[k] = r.string();
+      }
+    } else r.skip(t);
   }
 }
 
@@ -233,4 +250,89 @@ export function decodeQueryConfigReply(frame: Buffer): DecodedReply<DecodedQuery
 /** Decodes a list-apps reply frame completely. */
 export function decodeListAppsReply(frame: Buffer): DecodedReply<DecodedListApps> {
   return decode(frame, listApps);
+}
+
+/** `update_response` (rrdb put). */
+export interface DecodedPutResponse {
+  error: number;
+  appId: number;
+  partitionIndex: number;
+  decree: bigint;
+  server: string;
+}
+
+/** `read_response` (rrdb get). */
+export interface DecodedGetResponse {
+  error: number;
+  value: Buffer;
+  appId: number;
+  partitionIndex: number;
+  server: string;
+}
+
+/** `configuration_update_app_env_response`. */
+export interface DecodedUpdateAppEnv {
+  err: string;
+  hintMessage: string;
+}
+
+function putResponse(r: Reader): DecodedPutResponse {
+  const out: DecodedPutResponse = { error: 0, appId: 0, partitionIndex: 0, decree: 0n, server: '' };
+  for (;;) {
+    const t = r.i8();
+    if (t === T_STOP) return out;
+    const id = r.i16();
+    if (id === 1 && t === T_I32) out.error = r.i32();
+    else if (id === 2 && t === T_I32) out.appId = r.i32();
+    else if (id === 3 && t === T_I32) out.partitionIndex = r.i32();
+    else if (id === 4 && t === T_I64) out.decree = r.i64();
+    else if (id === 5 && t === T_STRING) out.server = r.string();
+    else r.skip(t);
+  }
+}
+
+function getResponse(r: Reader): DecodedGetResponse {
+  const out: DecodedGetResponse = { error: 0, value: Buffer.alloc(0), appId: 0, partitionIndex: 0, server: '' };
+  for (;;) {
+    const t = r.i8();
+    if (t === T_STOP) return out;
+    const id = r.i16();
+    if (id === 1 && t === T_I32) out.error = r.i32();
+    else if (id === 2) {
+      expect(t, T_STRUCT, 'value');
+      out.value = Buffer.from(r.binary());
+    } else if (id === 3 && t === T_I32) out.appId = r.i32();
+    else if (id === 4 && t === T_I32) out.partitionIndex = r.i32();
+    else if (id === 6 && t === T_STRING) out.server = r.string();
+    else r.skip(t);
+  }
+}
+
+function updateAppEnv(r: Reader): DecodedUpdateAppEnv {
+  const out: DecodedUpdateAppEnv = { err: '', hintMessage: '' };
+  for (;;) {
+    const t = r.i8();
+    if (t === T_STOP) return out;
+    const id = r.i16();
+    if (id === 1) {
+      expect(t, T_STRUCT, 'err');
+      out.err = r.string();
+    } else if (id === 2 && t === T_STRING) out.hintMessage = r.string();
+    else r.skip(t);
+  }
+}
+
+/** Decodes a replica's put reply (a header error has no body). */
+export function decodePutReply(frame: Buffer): DecodedReply<DecodedPutResponse> {
+  return decode(frame, putResponse);
+}
+
+/** Decodes a replica's get reply (a header error has no body). */
+export function decodeGetReply(frame: Buffer): DecodedReply<DecodedGetResponse> {
+  return decode(frame, getResponse);
+}
+
+/** Decodes a meta's update-app-env reply. */
+export function decodeUpdateAppEnvReply(frame: Buffer): DecodedReply<DecodedUpdateAppEnv> {
+  return decode(frame, updateAppEnv);
 }

@@ -1,7 +1,9 @@
 /**
  * Every simulated cluster gives its replica servers addresses derived from the
  * cluster's name (10.x.y.z, where x.y.z is a hash of the name), so a test can
- * tell from a relayed reply which cluster produced it.
+ * tell from a relayed reply which cluster produced it. A cluster started with
+ * `replicas: true` names its real 127.0.0.1 replica servers instead; tell those
+ * apart by `SimCluster.replicas`.
  */
 import { decodeQueryConfigReply } from './decode.js';
 

@@ -15,6 +15,9 @@ export interface SimTable {
   partitionCount: number;
 }
 
+/** Where replica server `i` of a cluster listens, as both wire forms name it. */
+export type ReplicaEndpoints = (i: number) => MetaAddress;
+
 /** A MetaServer's address as both wire forms need it. */
 export interface MetaAddress {
   /** IPv4 as u32, 0 when the host is not an IPv4 literal. */
@@ -43,35 +46,52 @@ function writeHostPort(w: Writer, host: string, port: number): void {
   w.string(host).u16(port).i8(1);
 }
 
-function writeAddressList(w: Writer, id: number, ip: number, replicas: number[]): void {
-  w.field(T_LIST, id).i8(T_STRUCT).i32(replicas.length);
-  for (const i of replicas) w.i64(rpcAddress(ip, REPLICA_BASE_PORT + i));
-}
-
-function writeHostPortList(w: Writer, id: number, cluster: string, replicas: number[]): void {
-  w.field(T_LIST, id).i8(T_STRUCT).i32(replicas.length);
-  for (const i of replicas) writeHostPort(w, replicaHost(cluster, i), REPLICA_BASE_PORT + i);
-}
-
-/** One partition_configuration of a simulated table, addresses derived from the cluster name. */
-function writePartition(w: Writer, cluster: string, appId: number, pidx: number, hostPort: boolean): void {
+/** The default endpoints: fake 10.x addresses and host names derived from the cluster name (sim/identify.ts). */
+function namedEndpoints(cluster: string): ReplicaEndpoints {
   const ip = replicaIp(cluster);
-  const primary = pidx % REPLICAS;
+  return (i) => ({ ip, port: REPLICA_BASE_PORT + i, host: replicaHost(cluster, i) });
+}
+
+function writeAddressList(w: Writer, id: number, at: ReplicaEndpoints, replicas: number[]): void {
+  w.field(T_LIST, id).i8(T_STRUCT).i32(replicas.length);
+  for (const i of replicas) {
+    const a = at(i);
+    w.i64(rpcAddress(a.ip, a.port));
+  }
+}
+
+function writeHostPortList(w: Writer, id: number, at: ReplicaEndpoints, replicas: number[]): void {
+  w.field(T_LIST, id).i8(T_STRUCT).i32(replicas.length);
+  for (const i of replicas) {
+    const a = at(i);
+    writeHostPort(w, a.host, a.port);
+  }
+}
+
+/** Replica server that is primary of partition `pidx` (the others hold it as secondaries). */
+export function primaryOf(pidx: number): number {
+  return pidx % REPLICAS;
+}
+
+/** One partition_configuration of a simulated table. */
+function writePartition(w: Writer, at: ReplicaEndpoints, appId: number, pidx: number, hostPort: boolean): void {
+  const primary = primaryOf(pidx);
   const secondaries = [(pidx + 1) % REPLICAS, (pidx + 2) % REPLICAS];
   const lastDrops = [(pidx + 2) % REPLICAS];
+  const p = at(primary);
   w.field(T_STRUCT, 1).i64((BigInt(pidx) << 32n) | BigInt(appId >>> 0));
   w.field(T_I64, 2).i64(BigInt(3 + pidx));
   w.field(T_I32, 3).i32(REPLICAS);
-  w.field(T_STRUCT, 4).i64(rpcAddress(ip, REPLICA_BASE_PORT + primary));
-  writeAddressList(w, 5, ip, secondaries);
-  writeAddressList(w, 6, ip, lastDrops);
+  w.field(T_STRUCT, 4).i64(rpcAddress(p.ip, p.port));
+  writeAddressList(w, 5, at, secondaries);
+  writeAddressList(w, 6, at, lastDrops);
   w.field(T_I64, 7).i64(BigInt(1000 + pidx * 7));
   w.field(T_I32, 8).i32(0);
   if (hostPort) {
     w.field(T_STRUCT, 9);
-    writeHostPort(w, replicaHost(cluster, primary), REPLICA_BASE_PORT + primary);
-    writeHostPortList(w, 10, cluster, secondaries);
-    writeHostPortList(w, 11, cluster, lastDrops);
+    writeHostPort(w, p.host, p.port);
+    writeHostPortList(w, 10, at, secondaries);
+    writeHostPortList(w, 11, at, lastDrops);
   }
   w.stop();
 }
@@ -95,8 +115,18 @@ function queryResponse(
   };
 }
 
-/** ERR_OK with the requested partitions (all of them when `indices` is empty); out-of-range indices are left out. */
-export function queryConfigOk(cluster: string, table: SimTable, indices: readonly number[], hostPort: boolean): ReplyTemplate {
+/**
+ * ERR_OK with the requested partitions (all of them when `indices` is empty); out-of-range indices are left out.
+ * Replicas are named by `replicas`, or by the fake addresses derived from the cluster's name.
+ */
+export function queryConfigOk(
+  cluster: string,
+  table: SimTable,
+  indices: readonly number[],
+  hostPort: boolean,
+  replicas?: ReplicaEndpoints,
+): ReplyTemplate {
+  const at = replicas ?? namedEndpoints(cluster);
   const wanted =
     indices.length === 0
       ? Array.from({ length: table.partitionCount }, (_, i) => i)
@@ -105,7 +135,7 @@ export function queryConfigOk(cluster: string, table: SimTable, indices: readonl
     'ERR_OK',
     RPC_QUERY,
     queryResponse('ERR_OK', table.appId, table.partitionCount, true, wanted.length, (w, i) =>
-      writePartition(w, cluster, table.appId, wanted[i] as number, hostPort),
+      writePartition(w, at, table.appId, wanted[i] as number, hostPort),
     ),
   );
 }
@@ -139,8 +169,12 @@ export function queryConfigForward(leader: MetaAddress | undefined, hostPort: bo
   );
 }
 
-/** `configuration_list_apps_response` with one available app_info per table. */
-export function listAppsReply(err: string, tables: Record<string, SimTable>): ReplyTemplate {
+/** `configuration_list_apps_response` with one available app_info per table, its envs in field 6. */
+export function listAppsReply(
+  err: string,
+  tables: Record<string, SimTable>,
+  envs?: (table: string) => ReadonlyMap<string, string> | undefined,
+): ReplyTemplate {
   const names = err === 'ERR_OK' ? Object.keys(tables).sort() : [];
   return replyTemplate('ERR_OK', RPC_LIST, (w) => {
     w.field(T_STRUCT, 1).string(err);
@@ -152,7 +186,9 @@ export function listAppsReply(err: string, tables: Record<string, SimTable>): Re
       w.field(T_STRING, 3).string(name);
       w.field(T_I32, 4).i32(t.appId);
       w.field(T_I32, 5).i32(t.partitionCount);
-      w.field(T_MAP, 6).i8(T_STRING).i8(T_STRING).i32(0);
+      const kv = [...(envs?.(name) ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      w.field(T_MAP, 6).i8(T_STRING).i8(T_STRING).i32(kv.length);
+      for (const [k, v] of kv) w.string(k).string(v);
       w.field(T_BOOL, 7).i8(1);
       w.field(T_I32, 8).i32(REPLICAS);
       w.field(T_I64, 9).i64(0n);

@@ -245,6 +245,9 @@ export class Reader {
 export interface SimRequest {
   version: 0 | 1;
   clientTimeoutMs: number;
+  /** The header's app_id and partition_index: the gpid a replica request is for (0 or -1 for meta requests). */
+  appId: number;
+  partitionIndex: number;
   name: string;
   type: number;
   seqid: number;
@@ -281,8 +284,12 @@ export function requestFrameLength(buf: Buffer, offset: number): number | undefi
 export function readRequest(frame: Buffer): SimRequest {
   const version = frame.readUInt32BE(4);
   let clientTimeoutMs = 0;
+  let appId = 0;
+  let partitionIndex = 0;
   let body: Buffer;
   if (version === 0) {
+    appId = frame.readInt32BE(24);
+    partitionIndex = frame.readInt32BE(28);
     clientTimeoutMs = frame.readInt32BE(32);
     body = frame.subarray(48);
   } else {
@@ -293,6 +300,8 @@ export function readRequest(frame: Buffer): SimRequest {
       if (t === T_STOP) break;
       const id = meta.i16();
       if (id === 3 && t === T_I32) clientTimeoutMs = meta.i32();
+      else if (id === 1 && t === T_I32) appId = meta.i32();
+      else if (id === 2 && t === T_I32) partitionIndex = meta.i32();
       else meta.skip(t);
     }
     body = frame.subarray(16 + metaLen);
@@ -314,7 +323,7 @@ export function readRequest(frame: Buffer): SimRequest {
   }
   if (type !== 1 && type !== 4) throw new SimWireError(`message type ${type} is neither CALL nor ONEWAY`);
   const seqid = r.i32();
-  return { version: version as 0 | 1, clientTimeoutMs, name, type, seqid, argsOffset: r.pos, body };
+  return { version: version as 0 | 1, clientTimeoutMs, appId, partitionIndex, name, type, seqid, argsOffset: r.pos, body };
 }
 
 /**
@@ -466,4 +475,39 @@ export function replyFrameLengthSim(buf: Buffer, offset: number): number | undef
   const n = buf.readUInt32BE(offset);
   if (n < 4) throw new SimWireError(`reply length ${n} is shorter than its own prefix`);
   return buf.length - offset >= n ? n : undefined;
+}
+
+export interface GpidRequestOptions {
+  version?: 0 | 1;
+  appId: number;
+  partitionIndex: number;
+  timeoutMs?: number;
+  partitionHash?: bigint;
+}
+
+/**
+ * A request frame addressed to one partition (what clients send a replica):
+ * v0 carries the gpid in the fixed header, v1 in the request meta.
+ */
+export function encodeGpidRequest(name: string, seqid: number, args: Buffer, o: GpidRequestOptions): Buffer {
+  const timeoutMs = o.timeoutMs ?? 0;
+  const hash = o.partitionHash ?? 0n;
+  const body = new Writer(64 + args.length).u32(0x80010001).string(name).i32(seqid).bytes(args).finish();
+  if (o.version === 1) {
+    const meta = new Writer(40)
+      .field(T_I32, 1).i32(o.appId)
+      .field(T_I32, 2).i32(o.partitionIndex)
+      .field(T_I32, 3).i32(timeoutMs)
+      .field(T_I64, 4).i64(hash)
+      .field(T_BOOL, 5).i8(0)
+      .stop()
+      .finish();
+    return new Writer(16 + meta.length + body.length)
+      .u32(MAGIC).u32(1).u32(meta.length).u32(body.length)
+      .bytes(meta).bytes(body).finish();
+  }
+  const w = new Writer(48 + body.length);
+  w.u32(MAGIC).u32(0).u32(48).u32(0).u32(body.length).u32(0);
+  w.i32(o.appId).i32(o.partitionIndex).i32(timeoutMs).i32(o.appId * 7919 + o.partitionIndex).i64(hash);
+  return w.bytes(body).finish();
 }
