@@ -17,7 +17,7 @@ export type CtlCommand =
   | { kind: 'get'; table: string; json: boolean }
   | { kind: 'set'; table: string; route: RouteTarget; force: boolean }
   | { kind: 'delete'; table: string; force: boolean }
-  | { kind: 'switch'; from: string; to: RouteTarget; tables?: string[]; dryRun: boolean; fence: boolean }
+  | { kind: 'switch'; from: string; to: RouteTarget; tables?: string[]; dryRun: boolean; fence: boolean; configSyncMs: number }
   | { kind: 'fence'; tables: string[]; cluster: ClusterChoice; lift: boolean; mode: DenyMode; dryRun: boolean }
   | { kind: 'fences'; cluster?: ClusterChoice; json: boolean }
   | { kind: 'import'; cluster: RouteTarget; dryRun: boolean; overwrite: boolean }
@@ -99,7 +99,8 @@ Deletes the route of <table>; the proxies then answer ERR_OBJECT_NOT_FOUND for i
 Written only if nobody changed the route since it was read; --force deletes anyway.
 ${COMMON}
 `,
-  switch: `Usage: meta-proxy-ctl switch --from CLUSTER_A --to CLUSTER_B --meta b1:p,b2:p [--tables t1,t2] [--no-fence] [--dry-run]
+  switch: `Usage: meta-proxy-ctl switch --from CLUSTER_A --to CLUSTER_B --meta b1:p,b2:p [--tables t1,t2] [--no-fence]
+                             [--config-sync-ms N] [--dry-run]
 
 Moves every table routed to CLUSTER_A (or only --tables) to CLUSTER_B with the given metas, in one
 ZooKeeper transaction (or one rewrite of the registry file): every route moves, or none does.
@@ -112,7 +113,9 @@ the routes are written each table is, by default:
   2. fenced on CLUSTER_A: the env is set to ${FENCE_MODE}, so A's replicas answer every read and write
      ERR_INVALID_STATE and every client asks the proxies again at its next op, and is handed CLUSTER_B.
 Replicas learn envs at their config sync (config_sync_interval_ms, 30 s by default): clients move
-within that time. A table whose lift failed is not fenced (it would be served nowhere).
+within that time. When a lift removed a fence (a switch back), the fences wait one config sync so
+that B's replicas serve again before A turns clients to them. A table whose lift failed is not
+fenced (it would be served nowhere).
 When a fence or lift cannot be done (CLUSTER_A is down: the disaster case) the routes stay switched,
 the command exits 3 and prints the command that finishes the job. CLUSTER_A must be fenced before it
 serves again, or clients still holding its configuration will write to it (split brain).
@@ -122,6 +125,7 @@ serves again, or clients still holding its configuration will write to it (split
   --meta LIST     CLUSTER_B's MetaServers, comma-separated host:port
   --tables LIST   only these tables (each must be routed to CLUSTER_A)
   --no-fence      only write the routes: no lift, no fence (live clients stay on CLUSTER_A)
+  --config-sync-ms N   the clusters' config_sync_interval_ms (default 30000): the wait after a lift
   --dry-run       print the plan and change nothing
 ${COMMON}
 `,
@@ -186,7 +190,7 @@ const OPTIONS: Record<CommandName, Record<string, OptionKind>> = {
   get: { json: 'flag' },
   set: { cluster: 'value', meta: 'value', force: 'flag' },
   delete: { force: 'flag' },
-  switch: { from: 'value', to: 'value', meta: 'value', tables: 'value', 'dry-run': 'flag', 'no-fence': 'flag' },
+  switch: { from: 'value', to: 'value', meta: 'value', tables: 'value', 'dry-run': 'flag', 'no-fence': 'flag', 'config-sync-ms': 'value' },
   fence: { cluster: 'value', meta: 'value', lift: 'flag', mode: 'value', 'dry-run': 'flag' },
   fences: { cluster: 'value', meta: 'value', json: 'flag' },
   import: { cluster: 'value', meta: 'value', 'dry-run': 'flag', overwrite: 'flag' },
@@ -240,6 +244,16 @@ export function parseMetas(value: string, command: CommandName): string[] {
   }
   if (metas.length === 0) throw new CommandUsageError('--meta needs at least one host:port.', command);
   return metas;
+}
+
+/** Pegasus's default config_sync_interval_ms: how long replicas may take to learn a table env. */
+export const DEFAULT_CONFIG_SYNC_MS = 30_000;
+
+function nonNegativeInt(value: string | undefined, option: string, fallback: number, command: CommandName): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new CommandUsageError(`--${option} needs a whole number of milliseconds, not ${JSON.stringify(value)}.`, command);
+  return n;
 }
 
 function clusterChoice(values: ReadonlyMap<string, string>, command: CommandName): ClusterChoice | undefined {
@@ -350,7 +364,8 @@ export function parseCtlArgs(argv: readonly string[]): CtlInvocation {
         tables = [...new Set(listed.split(',').map((t) => t.trim()).filter((t) => t !== ''))].map((t) => parseTable(t, cmd));
         if (tables.length === 0) throw new CommandUsageError('--tables needs at least one table name.', cmd);
       }
-      return { configFile, command: { kind: 'switch', from, to, ...(tables && { tables }), dryRun: flags.has('dry-run'), fence: !flags.has('no-fence') } };
+      const configSyncMs = nonNegativeInt(values.get('config-sync-ms'), 'config-sync-ms', DEFAULT_CONFIG_SYNC_MS, cmd);
+      return { configFile, command: { kind: 'switch', from, to, ...(tables && { tables }), dryRun: flags.has('dry-run'), fence: !flags.has('no-fence'), configSyncMs } };
     }
     case 'fence': {
       const cluster = clusterChoice(values, cmd);

@@ -13,6 +13,8 @@ export interface CommandContext {
   out(text: string): void;
   /** Warnings and notes beside the output (stderr). */
   note(text: string): void;
+  /** Waits (the switch waits for replicas to apply a lift); tests may shorten it. */
+  sleep(ms: number): Promise<void>;
   /** Runs after the routes are read and before the write is sent: the window a concurrent edit races in. */
   beforeCommit(command: CommandName, tables: readonly string[]): Promise<void>;
 }

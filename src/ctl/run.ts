@@ -60,7 +60,7 @@ async function execute(ctx: CommandContext, command: Exclude<CtlCommand, { kind:
     case 'delete':
       return deleteCommand(ctx, command.table, command.force);
     case 'switch':
-      return switchCommand(ctx, { from: command.from, to: command.to, ...(command.tables && { tables: command.tables }), dryRun: command.dryRun, fence: command.fence });
+      return switchCommand(ctx, { from: command.from, to: command.to, ...(command.tables && { tables: command.tables }), dryRun: command.dryRun, fence: command.fence, configSyncMs: command.configSyncMs });
     case 'fence':
       return fenceCommand(ctx, command);
     case 'fences':
@@ -110,6 +110,7 @@ export async function runCtl(env: CtlEnv): Promise<number> {
     invokedAs: `meta-proxy-ctl --config ${shellWord(invocation.configFile)}`,
     clusters: () => (clusters ??= (env.openClusters ?? createClusterAsker)(config)),
     out: (text) => env.stdout(text),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     note: (text) => env.stderr(text),
     beforeCommit: async (name, tables) => {
       await env.beforeCommit?.(name, tables);

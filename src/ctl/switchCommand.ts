@@ -4,7 +4,7 @@
  * then each table is lifted on the new cluster and fenced on the old one, so
  * clients holding the old cluster's configuration ask again and follow.
  */
-import { FENCE_MODE } from '../protocol/updateAppEnv.js';
+import { DENY_CLIENT_ENV, FENCE_MODE } from '../protocol/updateAppEnv.js';
 import { ConflictError, CtlFailure } from './errors.js';
 import { EXIT_OK, EXIT_UNFINISHED, type CommandContext } from './context.js';
 import { applyFenceStep, describeFenceResult, describePlannedStep, FENCE_CONCURRENCY, finishingCommands, mapLimited, type FenceResult, type FenceStep } from './fence.js';
@@ -18,6 +18,8 @@ export interface SwitchOptions {
   dryRun: boolean;
   /** Lift each table on the new cluster and fence it on the old one after the routes are written. */
   fence: boolean;
+  /** How long replicas take to apply an env change (Pegasus's config_sync_interval_ms): waited after a lift that removed a fence. */
+  configSyncMs: number;
 }
 
 /** Per table: lift on the new cluster, then fence on the old one (with the metas its route named). */
@@ -29,17 +31,46 @@ export function planFences(moving: readonly StoredRoute[], options: SwitchOption
   });
 }
 
-/** Runs the plan: a table whose lift failed is not fenced, or it would be served by no cluster. */
-async function runFences(ctx: CommandContext, plan: ReturnType<typeof planFences>): Promise<FenceResult[][]> {
-  const asker = ctx.clusters();
-  return mapLimited(plan, FENCE_CONCURRENCY, async ({ lift, fence }): Promise<FenceResult[]> => {
-    const lifted = await applyFenceStep(asker, lift);
-    if (lifted.status !== 'done') {
-      return [lifted, { step: fence, status: 'skipped', reason: `skipped: the lift on ${lift.cluster.name} failed, and a table fenced on both clusters is served by neither` }];
-    }
-    return [lifted, await applyFenceStep(asker, fence)];
-  });
+/**
+ * Which of the tables are fenced on the new cluster now (their lift will
+ * remove a fence). Undefined when the cluster cannot be listed: then every
+ * lift may remove one.
+ */
+async function fencedOnTarget(ctx: CommandContext, options: SwitchOptions): Promise<Set<string> | undefined> {
+  const listed = await ctx.clusters().listApps({ name: options.to.cluster, metas: options.to.metas });
+  if (!listed.ok) return undefined;
+  return new Set(listed.value.filter((app) => app.envs.has(DENY_CLIENT_ENV)).map((app) => app.appName));
 }
+
+/**
+ * Runs the plan: every lift, then, when a lift removed a fence, one config
+ * sync so the new cluster's replicas serve again before the old cluster turns
+ * clients towards them, then the fences. A table whose lift failed is not
+ * fenced: fenced on both clusters it would be served by neither.
+ */
+async function runFences(ctx: CommandContext, plan: ReturnType<typeof planFences>, options: SwitchOptions, fenced: Set<string> | undefined): Promise<FenceResult[]> {
+  const asker = ctx.clusters();
+  const lifts = await mapLimited(plan, FENCE_CONCURRENCY, ({ lift }) => applyFenceStep(asker, lift));
+  for (const r of lifts) ctx.out(`${describeFenceResult(r)}\n`);
+  const removed = plan.filter(({ lift }, i) => lifts[i]!.status === 'done' && (fenced === undefined || fenced.has(lift.table)));
+  if (removed.length > 0 && options.configSyncMs > 0) {
+    ctx.out(
+      `Waiting ${formatMs(options.configSyncMs)} for ${options.to.cluster}'s replicas to apply the lift (their config sync; --config-sync-ms) ` +
+        `before fencing ${options.from}: ${removed.map((p) => p.lift.table).join(', ')} ${removed.length === 1 ? 'was' : 'were'} fenced on ${options.to.cluster}.\n`,
+    );
+    await ctx.sleep(options.configSyncMs);
+  }
+  const fences = await mapLimited(plan, FENCE_CONCURRENCY, async ({ lift, fence }, i): Promise<FenceResult> => {
+    if (lifts[i]!.status !== 'done') {
+      return { step: fence, status: 'skipped', reason: `skipped: the lift on ${lift.cluster.name} failed, and a table fenced on both clusters is served by neither` };
+    }
+    return applyFenceStep(asker, fence);
+  });
+  for (const r of fences) ctx.out(`${describeFenceResult(r)}\n`);
+  return [...lifts, ...fences];
+}
+
+const formatMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
 
 /** The routes to move; throws a `CtlFailure` naming every table that cannot be moved as asked. */
 export function planSwitch(routes: readonly StoredRoute[], options: SwitchOptions, where: string): StoredRoute[] {
@@ -78,8 +109,13 @@ export async function switchCommand(ctx: CommandContext, options: SwitchOptions)
   // Moving a cluster to new MetaServer machines: its replicas keep serving, nothing to fence.
   const fencing = options.fence && options.from !== options.to.cluster;
   const plan = fencing ? planFences(moving, options) : [];
+  const fenced = fencing ? await fencedOnTarget(ctx, options) : new Set<string>();
   if (options.dryRun) {
     for (const { lift, fence } of plan) ctx.out(`then ${describePlannedStep(lift)}\nthen ${describePlannedStep(fence)}\n`);
+    const refencing = plan.filter(({ lift }) => fenced === undefined || fenced.has(lift.table));
+    if (refencing.length > 0 && options.configSyncMs > 0) {
+      ctx.out(`(${fenced === undefined ? `${options.to.cluster} cannot be listed now, so` : `${refencing.map((p) => p.lift.table).join(', ')} fenced on ${options.to.cluster}:`} it would wait ${formatMs(options.configSyncMs)} between the lifts and the fences)\n`);
+    }
     ctx.out('Dry run: nothing was changed.\n');
     return EXIT_OK;
   }
@@ -100,8 +136,7 @@ export async function switchCommand(ctx: CommandContext, options: SwitchOptions)
     return EXIT_OK;
   }
 
-  const results = (await runFences(ctx, plan)).flat();
-  for (const r of results) ctx.out(`${describeFenceResult(r)}\n`);
+  const results = await runFences(ctx, plan, options, fenced);
   const undone = results.filter((r) => r.status !== 'done');
   if (undone.length === 0) {
     ctx.out(`Clients move to ${options.to.cluster} at their next op once ${options.from}'s replicas apply the fence (their config sync, 30 s by default).\n`);

@@ -38,7 +38,7 @@ export function openZkStore(zk: ZkSection, configFile: string, deps: ZkStoreDeps
   const unreachable = (err: unknown): CtlFailure => {
     const reason = err instanceof Error ? err.message : String(err);
     if (err instanceof ZooKeeperOperationError) {
-      const hint = err.rcName === 'ZNOAUTH' ? ` Check zookeeper.auth in ${configFile}: these credentials may not change ${root}.` : '';
+      const hint = err.rcName === 'ZNOAUTH' ? ` Check zookeeper.auth in ${configFile}: these credentials may not change ${root}; nothing was written.` : '';
       return new CtlFailure(`${reason}${hint}`, { cause: err });
     }
     return new CtlFailure(`${reason} Check that ZooKeeper is running and that zookeeper.address in ${configFile} points at it.`, { cause: err });
@@ -100,7 +100,8 @@ export function openZkStore(zk: ZkSection, configFile: string, deps: ZkStoreDeps
     const rcName = outcome.results[outcome.failed]?.rcName ?? 'ZUNKNOWN';
     const kind = conflictOf(rcName);
     if (kind) throw new ConflictError(failed.table, kind, where);
-    throw new CtlFailure(`ZooKeeper refused the write of table ${JSON.stringify(failed.table)}: ${rcName}; nothing was written.`);
+    const hint = rcName.startsWith('ZNOAUTH') ? ` Check zookeeper.auth in ${configFile}: these credentials may not change ${root}.` : '';
+    throw new CtlFailure(`ZooKeeper refused the write of table ${JSON.stringify(failed.table)}: ${rcName}; nothing was written.${hint}`);
   };
 
   return {

@@ -41,7 +41,10 @@ describe('parseCtlArgs', () => {
       tables: ['t1', 't2'],
       dryRun: true,
       fence: true,
+      configSyncMs: 30_000,
     });
+    expect(parseCtlArgs(['switch', '--from', 'A', '--to', 'B', '--meta', 'b:1', '--config-sync-ms', '250']).command).toMatchObject({ configSyncMs: 250 });
+    expect(usage(['switch', '--from', 'A', '--to', 'B', '--meta', 'b:1', '--config-sync-ms', '-1'])).toContain('--config-sync-ms needs a whole number');
     expect(parseCtlArgs(['switch', '--from', 'A', '--to', 'B', '--meta', 'b:1', '--no-fence']).command).toMatchObject({ fence: false, dryRun: false });
     expect(parseCtlArgs(['import', '--cluster', 'A', '--meta', 'a:1', '--overwrite']).command).toEqual({
       kind: 'import',

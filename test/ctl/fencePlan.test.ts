@@ -25,7 +25,7 @@ function recordingAsker(answer: (request: UpdateAppEnvRequest) => Awaited<Return
 
 describe('planFences', () => {
   it('lifts each table on the new cluster and fences it on the old one with the metas its route named', () => {
-    const plan = planFences([route('t1', 'A', ['a:1', 'a:2']), route('t2', 'A', ['a:3'])], { from: 'A', to: { cluster: 'B', metas: ['b:1'] }, dryRun: false, fence: true });
+    const plan = planFences([route('t1', 'A', ['a:1', 'a:2']), route('t2', 'A', ['a:3'])], { from: 'A', to: { cluster: 'B', metas: ['b:1'] }, dryRun: false, fence: true, configSyncMs: 0 });
     expect(plan).toEqual([
       { lift: { action: 'lift', table: 't1', cluster: { name: 'B', metas: ['b:1'] } }, fence: { action: 'fence', table: 't1', cluster: { name: 'A', metas: ['a:1', 'a:2'] }, mode: 'reconfig*all' } },
       { lift: { action: 'lift', table: 't2', cluster: { name: 'B', metas: ['b:1'] } }, fence: { action: 'fence', table: 't2', cluster: { name: 'A', metas: ['a:3'] }, mode: 'reconfig*all' } },

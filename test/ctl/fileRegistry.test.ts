@@ -104,14 +104,14 @@ describe('meta-proxy-ctl switch on the file registry', () => {
   it('is one atomic rewrite: a concurrent edit of one table moves nothing; otherwise every table moves and the proxy follows', async () => {
     expect(await servedBy('t1')).toBe('A');
     const before = readFileSync(file, 'utf8');
-    const raced = await ctl(['--config', cfg, 'switch', '--from', 'A', '--to', 'B', '--meta', b.metas.join(',')], {
+    const raced = await ctl(['--config', cfg, 'switch', '--config-sync-ms', '0', '--from', 'A', '--to', 'B', '--meta', b.metas.join(',')], {
       beforeCommit: () => writeFileSync(file, before.replace('"t2":{"cluster_name":"A"', '"t2":{"cluster_name":"A","note":"edited"')),
     });
     expect(raced.code).toBe(1);
     expect(raced.stderr).toContain('"t2" was changed');
     expect(routesOf(file).t1).toEqual({ cluster_name: 'A', meta_addrs: a.metas.join(',') });
 
-    const done = await ctl(['--config', cfg, 'switch', '--from', 'A', '--to', 'B', '--meta', b.metas.join(',')]);
+    const done = await ctl(['--config', cfg, 'switch', '--config-sync-ms', '0', '--from', 'A', '--to', 'B', '--meta', b.metas.join(',')]);
     expect(done.code).toBe(0);
     expect(done.stdout).toContain('Switched 2 tables from A to B');
     const routes = routesOf(file);

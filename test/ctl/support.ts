@@ -1,4 +1,5 @@
 /** Running `meta-proxy-ctl` in-process against a config file written for the test. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,4 +63,28 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 5000
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The compiled `meta-proxy-ctl`, as an operator runs it. */
+export const CTL_BIN = new URL('../../dist/src/ctl.js', import.meta.url).pathname;
+
+/** Runs the compiled `meta-proxy-ctl` as its own process; resolves when it exits. */
+export function ctlBin(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CtlResult & { ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CTL_BIN, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`meta-proxy-ctl ${args.join(' ')} did not exit in time; stdout: ${stdout}; stderr: ${stderr}`));
+    }, options.timeoutMs ?? 30_000);
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started });
+    });
+  });
 }

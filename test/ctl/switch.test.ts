@@ -67,7 +67,7 @@ describe('meta-proxy-ctl switch', () => {
 
   it('moves nothing when one table changed between the plan and the commit, and says to re-run', async () => {
     const before = await snapshot();
-    const result = await ctl(['--config', config, 'switch', '--from', 'A', '--to', 'B', '--meta', b.metas.join(',')], {
+    const result = await ctl(['--config', config, 'switch', '--config-sync-ms', '0', '--from', 'A', '--to', 'B', '--meta', b.metas.join(',')], {
       beforeCommit: async (command, tables) => {
         expect(command).toBe('switch');
         expect([...tables].sort()).toEqual(['other', 'temp', 'third']);
@@ -85,7 +85,7 @@ describe('meta-proxy-ctl switch', () => {
 
   it('--dry-run prints the plan and changes nothing', async () => {
     const before = await snapshot();
-    const result = await ctl(['--config', config, 'switch', '--from', 'A', '--to', 'B', '--meta', b.metas.join(','), '--dry-run']);
+    const result = await ctl(['--config', config, 'switch', '--config-sync-ms', '0', '--from', 'A', '--to', 'B', '--meta', b.metas.join(','), '--dry-run']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Would switch 3 tables');
     for (const t of ['other', 'temp', 'third']) expect(result.stdout).toMatch(new RegExp(`^${t}\\s+A \\(.*\\)\\s+->\\s+B \\(${b.metas.join(',')}\\)$`, 'm'));
@@ -94,7 +94,7 @@ describe('meta-proxy-ctl switch', () => {
   });
 
   it('moves every table of A to B in one transaction, and both running proxies reroute live', async () => {
-    const result = await ctl(['--config', config, 'switch', '--from', 'A', '--to', 'B', '--meta', b.metas.join(',')]);
+    const result = await ctl(['--config', config, 'switch', '--config-sync-ms', '0', '--from', 'A', '--to', 'B', '--meta', b.metas.join(',')]);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toContain('Switched 3 tables from A to B');
     for (const t of ['temp', 'other', 'third']) {
@@ -110,17 +110,17 @@ describe('meta-proxy-ctl switch', () => {
   });
 
   it('--tables moves only the named tables, and refuses a table of another cluster', async () => {
-    const wrong = await ctl(['--config', config, 'switch', '--from', 'B', '--to', 'A', '--meta', a.metas.join(','), '--tables', 'temp,elsewhere,nosuch']);
+    const wrong = await ctl(['--config', config, 'switch', '--config-sync-ms', '0', '--from', 'B', '--to', 'A', '--meta', a.metas.join(','), '--tables', 'temp,elsewhere,nosuch']);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('elsewhere is routed to C');
     expect(wrong.stderr).toContain('nosuch has no route');
-    const one = await ctl(['--config', config, 'switch', '--from', 'B', '--to', 'A', '--meta', a.metas.join(','), '--tables', 'temp']);
+    const one = await ctl(['--config', config, 'switch', '--config-sync-ms', '0', '--from', 'B', '--to', 'A', '--meta', a.metas.join(','), '--tables', 'temp']);
     expect(one.code).toBe(0);
     for (const cl of clients) {
       await eventually(async () => (await servedBy(cl, 'temp')) === 'A');
       expect(await servedBy(cl, 'other')).toBe('B');
     }
-    const none = await ctl(['--config', config, 'switch', '--from', 'Z', '--to', 'A', '--meta', a.metas.join(',')]);
+    const none = await ctl(['--config', config, 'switch', '--config-sync-ms', '0', '--from', 'Z', '--to', 'A', '--meta', a.metas.join(',')]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('No table is routed to cluster "Z"');
   });

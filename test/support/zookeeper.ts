@@ -34,6 +34,12 @@ export interface ZkServerOptions {
   verbose?: boolean;
 }
 
+/** One ACL entry: a digest credential `user:password`, or anyone when absent. */
+export interface AclEntry {
+  credential?: string;
+  perms: number;
+}
+
 export interface ZkNode {
   data: Buffer;
   version: number;
@@ -67,6 +73,8 @@ export interface ZkServer {
   remove(path: string): Promise<void>;
   /** Let only the digest identity `user:password` do anything with the node (an existing node). */
   setDigestAcl(path: string, credential: string): Promise<void>;
+  /** Sets the node's ACL: digest credentials (`user:password`) or anyone (`world`), each with its perms (READ 1 ... ALL 31). */
+  setAcl(path: string, entries: AclEntry[]): Promise<void>;
   /**
    * Close somebody else's session, given its id and password (hex, as the
    * native client reports them): that client then sees its session expire.
@@ -307,6 +315,7 @@ export async function startZooKeeper(options: ZkServerOptions = {}): Promise<ZkS
     children: (path) => withClient((c) => c.children(path)),
     remove: (path) => withClient((c) => c.removeTree(path)),
     setDigestAcl: (path, credential) => withClient((c) => c.setDigestAcl(path, credential)),
+    setAcl: (path, entries) => withClient((c) => c.setAcl(path, entries)),
     async expireSession(sessionId, password) {
       // Closing a session from any client that holds its id and password ends it,
       // unless its owner reconnects in between and takes it back (the close then
@@ -449,6 +458,15 @@ class HelperClient {
     }
     if (path === '/' || path === '/zookeeper') return;
     await this.call(`delete ${path}`, (done) => this.zk.a_delete_(path, -1, (rc) => done(rc, undefined)), [ZNONODE]);
+  }
+
+  async setAcl(path: string, entries: AclEntry[]): Promise<void> {
+    const acl = entries.map((entry) => {
+      if (entry.credential === undefined) return { perms: entry.perms, scheme: 'world', auth: 'anyone' };
+      const user = entry.credential.slice(0, entry.credential.indexOf(':'));
+      return { perms: entry.perms, scheme: 'digest', auth: `${user}:${createHash('sha1').update(entry.credential).digest('base64')}` };
+    });
+    await this.call(`set ACL of ${path}`, (done) => this.zk.a_set_acl(path, -1, acl, (rc) => done(rc, undefined)));
   }
 
   async setDigestAcl(path: string, credential: string): Promise<void> {
