@@ -174,6 +174,6 @@ svg.spark path.p99 { stroke: #8250df; }
 svg.spark line.change { stroke: var(--warn); stroke-width: 1; stroke-dasharray: 3 2; }
 svg.spark text.empty { fill: var(--muted); font-size: 10px; }
 td.charts-cell { padding-top: 3px; padding-bottom: 3px; white-space: nowrap; }
-td.charts-cell svg.spark { display: inline-block; margin-right: 6px; vertical-align: middle; }
+td.charts-cell svg.spark { display: inline-block; margin-right: 4px; vertical-align: middle; }
 .followed { white-space: nowrap; }
 `;

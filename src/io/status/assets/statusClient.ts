@@ -191,7 +191,7 @@ function tableRow(row: StatusTableRow, now: number): HTMLTableRowElement {
   cell(tr, row.version === null ? '–' : String(row.version), 'num');
   const changed = cell(tr, formatAgo(row.changedAt, now));
   changed.title = new Date(row.changedAt).toLocaleString();
-  clientsCell(tr, row.clients);
+  clientsCell(tr, row.kind === 'route' || row.clients?.since != null ? row.clients : undefined);
   cell(tr, formatRate(row.rate), 'num');
   const errors = tr.insertCell();
   if (row.errors === null) errors.textContent = '–';
@@ -236,7 +236,7 @@ function clientsCell(tr: HTMLTableRowElement, clients: ClientCounts | undefined)
 // ---- charts: SVG sparklines over the history's points, drawn here (no library) ----
 
 const SVG = 'http://www.w3.org/2000/svg';
-const ROW_CHART = { width: 110, height: 22 };
+const ROW_CHART = { width: 76, height: 22 };
 const HEAD_CHART = { width: 300, height: 56 };
 
 /** The charts' time axis: the last 10 minutes up to the page's `now`. */
