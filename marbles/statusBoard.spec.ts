@@ -148,6 +148,64 @@ describe('status board', () => {
     expect(late.unroutedMetas).toEqual([{ address: 'old:1', leader: false, outcomes: { cancelled: 1 } }]);
   });
 
+  it('keeps a chart point per 10 s for the last 10 minutes, per table for the rows asked, with the changes marked', () => {
+    const { scheduler, counters, setRoute, views, look, at } = setup();
+    scheduler.run(() => {
+      setRoute(route('t', 'A', A), 0);
+      setRoute(route('u', 'A', A), 0);
+      // t: 5 queries a second, answered in 5 ms; u: idle; one timeout a second from 300 s on; t moves to B at 400 s.
+      for (let second = 0; second < 720; second += 1) {
+        at(second * 1_000, () => {
+          counters.queries.t = (counters.queries.t ?? 0) + 5;
+          const t = (counters.answers.t ??= { ERR_OK: [] });
+          for (let i = 0; i < 5; i += 1) t.ERR_OK!.push(0.005);
+          if (second >= 300) (t.ERR_TIMEOUT ??= []).push(2);
+        });
+      }
+      at(400_500, () => setRoute(route('t', 'B', B), 400_500));
+      // Someone keeps looking.
+      for (let ms = 0; ms <= 715_000; ms += 30_000) look(ms);
+      look(715_000);
+    });
+    const view = views[views.length - 1]!.view;
+    expect(view.history.step).toBe(10);
+    // 10 minutes at 10 s: 60 points, oldest first, the newest the latest sample a step after the one before.
+    expect(view.history.points).toHaveLength(60);
+    const times = view.history.points.map((point) => Date.parse(point.at));
+    expect(times[59]! - times[0]!).toBe(590_000);
+    expect(times[59]!).toBeLessThanOrEqual(715_000);
+    const last = view.history.points[59]!;
+    expect(last.queryRate).toBeCloseTo(5, 3);
+    expect(last.errorRate).toBeCloseTo(1, 3);
+    // A sixth of the answers take 2 s, beyond the largest bucket (1 s): the p99 is that bound.
+    expect(last.p99Ms).toBe(1_000);
+    expect(view.history.changes).toEqual([{ at: new Date(400_500).toISOString(), table: 't' }]);
+    const [t, u] = view.tables.rows;
+    expect(t!.history.queryRate).toHaveLength(60);
+    expect(t!.history.queryRate.every((rate) => Math.abs(rate - 5) < 0.01)).toBe(true);
+    expect(t!.history.changes).toEqual([new Date(400_500).toISOString()]);
+    expect(u!.history).toEqual({ queryRate: Array(60).fill(0), errorRate: Array(60).fill(0), p99Ms: Array(60).fill(null), changes: [] });
+    // Before 300 s no errors, after 310 s one a second.
+    const errorsAt = (ms: number) => t!.history.errorRate[times.findIndex((time) => time >= ms)]!;
+    expect(errorsAt(200_000)).toBe(0);
+    expect(errorsAt(320_000)).toBeCloseTo(1, 3);
+  });
+
+  it('draws no point across a pause nobody looked through', () => {
+    const { scheduler, counters, views, look, at } = setup();
+    scheduler.run(() => {
+      for (let second = 0; second < 400; second += 1) at(second * 1_000, () => (counters.queries.t = (counters.queries.t ?? 0) + 1));
+      look(0);
+      // Sampling stops at 120 s; looks again at 300 s.
+      look(300_000);
+      look(340_000);
+    });
+    const times = views[2]!.view.history.points.map((point) => Date.parse(point.at) / 1000);
+    expect(times.filter((time) => time > 120 && time < 310)).toEqual([]);
+    expect(times.filter((time) => time <= 120)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]);
+    expect(times.filter((time) => time >= 310).length).toBe(3);
+  });
+
   it('lists a switch with the reroutes that followed it, not a rewrite with the same content', () => {
     const { scheduler, counters, setRoute, views, look, at } = setup();
     scheduler.run(() => {

@@ -149,9 +149,10 @@ export class TestClient {
     socket.on('error', () => undefined);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<TestClient> {
+  /** `localAddress` binds the client's end (127.0.0.2, ...: a distinct client host on one machine). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host }, () => resolve(new TestClient(socket)));
+      const socket = net.connect({ port, host, ...(localAddress !== undefined && { localAddress }) }, () => resolve(new TestClient(socket)));
       socket.once('error', reject);
     });
   }

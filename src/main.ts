@@ -14,7 +14,7 @@ import { namedMetas } from './streams/namedMetas.js';
 import { routeRows } from './streams/routeRows.js';
 import { serveConnection, type ConnectionSession } from './streams/serveConnection.js';
 import type { ProxyHooks } from './streams/proxyTypes.js';
-import type { RouteRegistry } from './streams/routeTypes.js';
+import type { RouteInfo, RouteRegistry } from './streams/routeTypes.js';
 import { createMetrics } from './io/metrics/createMetrics.js';
 import { loadCustomMetrics } from './io/metrics/custom.js';
 import { startAdminServer, type AdminServer } from './io/admin.js';
@@ -24,6 +24,7 @@ import { createSweep } from './streams/sweep.js';
 import type { CustomMetrics, Metrics } from './streams/metricsTypes.js';
 import type { ZkSessionState } from './streams/zkTypes.js';
 import { createStatusBoard } from './streams/statusBoard.js';
+import { createClientHosts } from './streams/clientHosts.js';
 
 /** Granularity of the one timer behind every deadline, backup request and retry (ms). */
 const SWEEP_TICK_MS = 5;
@@ -58,10 +59,16 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     throw error;
   }
   cleanups.push(() => custom.close());
-  const hooks: ProxyHooks = mergeHooks(metrics.proxyHooks, custom.hooks, options.hooks);
+  // Which client hosts ask for which table: after a switch, who has followed it.
+  const clients = createClientHosts({ scheduler });
+  const hooks: ProxyHooks = mergeHooks(metrics.proxyHooks, clients.hooks, custom.hooks, options.hooks);
 
   const { registry, zkState$ } = startRegistry(config, logger, cleanups, metrics);
   metrics.observeRegistry(registry);
+  metrics.observeClients(clients, registry);
+  const forgetting = registry.evicted$.subscribe((table) => clients.forget(table));
+  cleanups.push(() => forgetting.unsubscribe());
+  const clientsOf = (info: RouteInfo) => clients.counts(info);
 
   // Table, RPC and error names as one string each: cheaper to read, and their hashes are computed once.
   const names = new StringInterner();
@@ -109,6 +116,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   const board = createStatusBoard({
     routes: () => registry.tables(),
     leader: (cluster) => leaders.get(cluster),
+    clients: clientsOf,
     ...(metrics.type !== 'none' && { readMetrics: () => defer(() => metrics.snapshot()) }),
     scheduler,
     logger,
@@ -127,7 +135,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         port: config.admin.listen.port,
         metrics,
         registry,
-        tableRows: () => routeRows(registry.tables(), (cluster) => leaders.get(cluster)),
+        tableRows: () => routeRows(registry.tables(), (cluster) => leaders.get(cluster), clientsOf),
         isListening: () => listening,
         status: { board, ...(zkState$ && { zkState$ }), connections: () => sessions.size },
         ...(memory !== undefined && { memory }),

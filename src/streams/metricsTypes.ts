@@ -1,6 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { ProxyHooks, QueryFinished } from './proxyTypes.js';
 import type { RegistryHooks, RouteRegistry } from './routeTypes.js';
+import type { ClientHostsReader } from './clientHostTypes.js';
 
 /**
  * One metric as the registry reports it when asked for all its values
@@ -65,8 +66,16 @@ export interface Metrics {
   upstreamReconnect(meta: string, reason: string): void;
   /** The ZooKeeper session entered `state` (`connecting`, `connected`, `disconnected`, `expired`). */
   zkState(state: string): void;
-  /** Count the registry's stale routes when metrics are read (served from cache while ZooKeeper is away). */
+  /**
+   * Count the registry's stale routes, and export each cached route's `route_version{table}`, when metrics
+   * are read (stale: served from cache while ZooKeeper is away).
+   */
   observeRegistry(registry: Pick<RouteRegistry, 'tables'>): void;
+  /**
+   * Export `table_client_hosts{table}` and `table_client_hosts_followed{table}`, counted when metrics are
+   * read, for the cached tables that have their own `table` label.
+   */
+  observeClients(clients: ClientHostsReader, registry: Pick<RouteRegistry, 'tables'>): void;
   /** Count the open upstream connections when metrics are read. */
   observeUpstream(pool: { openConnections(): number }): void;
   /** Export `proxy_ready`, read when metrics are read: 1 while `ready()` (what /readyz answers 200 for). */

@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import type { ClientCounts } from './clientHostTypes.js';
 
 /** A table's route: which cluster serves it and where that cluster's MetaServers are. */
 export interface Route {
@@ -41,6 +42,8 @@ export interface RouteRow {
   stale: boolean;
   /** ISO time of the route's last change. */
   changedAt: string;
+  /** Client hosts that asked for the table, and how many followed its latest cluster change. */
+  clients: ClientCounts;
 }
 
 export interface RouteRegistry {

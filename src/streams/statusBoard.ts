@@ -2,7 +2,8 @@ import { EMPTY, Subject, catchError, exhaustMap, filter, map, take, tap, type Ob
 import type { Logger } from 'pino';
 import type { MetricFamily } from './metricsTypes.js';
 import type { RouteInfo } from './routeTypes.js';
-import { keepSample, readSample, rerouteGrowth, windowStats, type MetricsSample, type WindowStats } from './statusModel.js';
+import { historyPoint, keepSample, readSample, rerouteGrowth, windowStats, type HistoryPoint, type MetricsSample, type WindowStats } from './statusModel.js';
+import type { ClientsOf } from './routeRows.js';
 import { attributeReroutes, createKnownRoutes, detectRouteChanges, recordChanges, type RouteChangeRecord } from './routeChanges.js';
 import { sampleWhileWatched } from '../operators/sampleWhileWatched.js';
 import { buildStatusView } from './statusView.js';
@@ -14,6 +15,8 @@ export interface StatusBoardOptions {
   routes(): RouteInfo[];
   /** Which meta last answered for a cluster. */
   leader(cluster: ClusterRef): string | undefined;
+  /** Each table's client hosts (the client host tracker); absent, rows show none. */
+  clients?: ClientsOf;
   /**
    * Cold: reads every metric once (the proxy's own registry). Absent with
    * `metric.type: none`: nothing is sampled and rates are unavailable.
@@ -31,6 +34,12 @@ export interface StatusBoardOptions {
   spacingMs?: number;
   /** Route changes listed. Default 50. */
   changesKept?: number;
+  /** Time between the charts' points. Default 10 s. */
+  historyStepMs?: number;
+  /** How far back the charts reach. Default 10 min. */
+  historyMs?: number;
+  /** Tables with a point of their own in each step (the busiest). Default 2 000. */
+  historyTables?: number;
   /**
    * Most of the time sampling may take: after a read that took d ms the next
    * waits at least d / share ms. Default 0.05. Reading 10 000 tables' latency
@@ -56,6 +65,9 @@ export function createStatusBoard(options: StatusBoardOptions): StatusBoard {
   const idleMs = options.idleMs ?? 120_000;
   const spacingMs = options.spacingMs ?? 10_000;
   const changesKept = options.changesKept ?? 50;
+  const historyStepMs = options.historyStepMs ?? 10_000;
+  const historyMs = options.historyMs ?? 600_000;
+  const historyTables = options.historyTables ?? 2_000;
   const maxShare = options.maxShare ?? 0.05;
   const metricsOn = readMetrics !== undefined;
 
@@ -66,6 +78,9 @@ export function createStatusBoard(options: StatusBoardOptions): StatusBoard {
   let stats: WindowStats | undefined;
   let lastReroutes: ReadonlyMap<string, number> | undefined;
   let nextReadAt = Number.NEGATIVE_INFINITY;
+  // The charts: a point per step between samples a step apart, the last `historyMs` of them.
+  let history: HistoryPoint[] = [];
+  let historyBase: MetricsSample | undefined;
 
   const observeRoutes = (infos: readonly RouteInfo[]) => {
     changes = recordChanges(changes, detectRouteChanges(known, infos, metricsOn), changesKept);
@@ -81,6 +96,18 @@ export function createStatusBoard(options: StatusBoardOptions): StatusBoard {
     observeRoutes(routes());
     if (lastReroutes !== undefined) attributeReroutes(changes, rerouteGrowth(lastReroutes, sample.reroutes));
     lastReroutes = sample.reroutes;
+    addHistory(sample);
+  };
+
+  const addHistory = (sample: MetricsSample) => {
+    if (historyBase !== undefined && sample.at - historyBase.at < historyStepMs) return;
+    // Across an idle pause there is no point to draw: the chart shows a gap.
+    if (historyBase !== undefined && sample.at - historyBase.at <= 2 * historyStepMs) {
+      history.push(historyPoint(historyBase, sample, historyTables));
+    }
+    historyBase = sample;
+    const start = sample.at - historyMs;
+    if (history.length > 0 && history[0]!.at <= start) history = history.filter((point) => point.at > start);
   };
 
   const samples$ = (read: () => Observable<readonly MetricFamily[]>) =>
@@ -109,7 +136,18 @@ export function createStatusBoard(options: StatusBoardOptions): StatusBoard {
       const infos = routes();
       observeRoutes(infos);
       const fresh = stats !== undefined && scheduler.now() - stats.at <= windowMs ? stats : undefined;
-      return buildStatusView({ infos, query, stats: fresh, metricsOn, leader, changes });
+      const now = scheduler.now();
+      const points = history.length > 0 && history[0]!.at <= now - historyMs ? history.filter((point) => point.at > now - historyMs) : history;
+      return buildStatusView({
+        infos,
+        query,
+        stats: fresh,
+        metricsOn,
+        leader,
+        changes,
+        ...(options.clients && { clients: options.clients }),
+        history: { stepMs: historyStepMs, points },
+      });
     },
     dispose() {
       sampling?.unsubscribe();

@@ -219,3 +219,51 @@ function inner(map: Map<string, Map<string, number>>, key: string): Map<string, 
   if (found === undefined) map.set(key, (found = new Map()));
   return found;
 }
+
+/** One table's traffic over one history step. */
+export interface TablePoint {
+  queryRate: number;
+  errorRate: number;
+  p99Ms: number | null;
+}
+
+/** The proxy's traffic over one history step (the charts' points), and that of its busiest tables. */
+export interface HistoryPoint extends TablePoint {
+  /** The newer sample's time (epoch ms). */
+  at: number;
+  /** Tables with queries or errors in the step; the rest had none. */
+  tables: Map<string, TablePoint>;
+}
+
+/**
+ * The traffic between two samples as one point of the history: rates per
+ * second, and the p99 of every answer in between (all tables' buckets
+ * summed). Only tables with traffic get a point, at most `tablesKept` of
+ * them (the busiest), so an idle or huge route cache costs nothing more.
+ */
+export function historyPoint(older: MetricsSample, newer: MetricsSample, tablesKept: number): HistoryPoint {
+  const stats = windowStats(older, newer);
+  const seconds = stats.seconds;
+  let total: Float64Array | undefined;
+  for (const [table, counts] of newer.buckets) {
+    const before = older.buckets.get(table);
+    if (total === undefined || total.length !== counts.length) total = new Float64Array(counts.length);
+    for (let i = 0; i < counts.length; i += 1) total[i] = total[i]! + counts[i]! - (before !== undefined && before.length === counts.length ? before[i]! : 0);
+  }
+  const p99 = total === undefined ? null : histogramQuantile(0.99, newer.bounds, total);
+  let active: Array<[string, TablePoint]> = [];
+  for (const [table, traffic] of stats.tables) {
+    let errors = 0;
+    for (const count of Object.values(traffic.errors)) errors += count;
+    if (traffic.rate <= 0 && errors === 0) continue;
+    active.push([table, { queryRate: traffic.rate, errorRate: seconds > 0 ? errors / seconds : 0, p99Ms: traffic.p99Ms }]);
+  }
+  if (active.length > tablesKept) active = active.sort((a, b) => b[1].queryRate - a[1].queryRate).slice(0, tablesKept);
+  return {
+    at: newer.at,
+    queryRate: stats.queryRate,
+    errorRate: stats.errorRate,
+    p99Ms: p99 === null ? null : p99.seconds * 1000,
+    tables: new Map(active),
+  };
+}

@@ -25,7 +25,57 @@ export interface StatusTableRow extends RouteRow {
   p99Ms: number | null;
   /** True when the 99th percentile lies beyond the largest bucket: `p99Ms` is then that bucket's bound. */
   p99Above: boolean;
+  /** The table's share of the charts, one value per point of the view's `history.points`. */
+  history: StatusRowHistory;
 }
+
+/** One point of the charts: the whole proxy's traffic over one history step. */
+export interface StatusHistoryPoint {
+  /** ISO time of the step's end. */
+  at: string;
+  /** Per second over the step. */
+  queryRate: number;
+  errorRate: number;
+  /** Of every answer in the step; null without answers. */
+  p99Ms: number | null;
+}
+
+/** The last minutes of traffic, sampled while the page is watched. */
+export interface StatusHistory {
+  /** Seconds between points (a gap means nobody was looking). */
+  step: number;
+  /** Oldest first. */
+  points: StatusHistoryPoint[];
+  /** Route changes within the span of the points, oldest first: the charts mark them. */
+  changes: Array<{ at: string; table: string }>;
+}
+
+/** One table's values at each of `StatusHistory.points` (0 and null where it had no traffic). */
+export interface StatusRowHistory {
+  queryRate: number[];
+  errorRate: number[];
+  p99Ms: Array<number | null>;
+  /** ISO times of the table's route changes within the span, oldest first. */
+  changes: string[];
+}
+
+/** One meta-proxy instance of the fleet, as its registration in ZooKeeper says. */
+export interface StatusFleetInstance {
+  name: string;
+  /** Client address, `host:port`. */
+  listen: string;
+  /** Admin address (`host:port`) or URL; its status page is there. */
+  admin: string | null;
+  version: string;
+  pid: number;
+  startedAt: string;
+  ready: boolean;
+  /** True for the instance that answered this page. */
+  self: boolean;
+}
+
+/** The instances registered next to this one; null when routes come from a file (no fleet). */
+export type StatusFleet = { path: string; self: string | null; instances: StatusFleetInstance[] } | null;
 
 /** One MetaServer of a cluster and how the calls to it ended over the window. */
 export interface StatusMeta {
@@ -98,6 +148,8 @@ export interface StatusBoardView {
   unroutedMetas: StatusMeta[];
   /** Newest first. */
   changes: StatusChange[];
+  /** The charts' points: the last minutes of traffic, while the page has been watched. */
+  history: StatusHistory;
 }
 
 /** The status page's data, computed on demand: metrics are sampled only while someone looks. */
@@ -121,4 +173,6 @@ export interface StatusDocument extends StatusBoardView {
   zookeeper: { state: string } | null;
   /** Open client connections. */
   connections: number;
+  /** The fleet this instance registered in; absent when this proxy does not report one. */
+  fleet?: StatusFleet;
 }

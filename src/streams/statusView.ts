@@ -1,14 +1,16 @@
 import { clusterKey } from './leaderBook.js';
-import { byTable, routeRow } from './routeRows.js';
+import { byTable, routeRow, type ClientsOf } from './routeRows.js';
 import type { RouteChangeRecord } from './routeChanges.js';
 import type { RouteInfo } from './routeTypes.js';
-import type { TableStats, WindowStats } from './statusModel.js';
+import type { HistoryPoint, TableStats, WindowStats } from './statusModel.js';
 import type {
   StatusBoardView,
   StatusCluster,
+  StatusHistory,
   StatusMeta,
   StatusQuery,
   StatusRates,
+  StatusRowHistory,
   StatusTableRow,
 } from './statusTypes.js';
 import type { ClusterRef } from './upstreamTypes.js';
@@ -23,6 +25,10 @@ export interface StatusViewInput {
   leader(cluster: ClusterRef): string | undefined;
   /** Newest first. */
   changes: readonly RouteChangeRecord[];
+  /** Each table's client hosts; absent, rows show none. */
+  clients?: ClientsOf;
+  /** The charts' points, oldest first; absent, there are none. */
+  history?: { stepMs: number; points: readonly HistoryPoint[] };
 }
 
 const NO_TRAFFIC: TableStats = { rate: 0, errors: {}, p99Ms: null, p99Above: false };
@@ -48,9 +54,13 @@ export function buildStatusView(input: StatusViewInput): StatusBoardView {
   matched.sort(comparator(query.sort, traffic));
   const pages = Math.max(1, Math.ceil(matched.length / query.pageSize));
   const page = Math.min(Math.max(1, Math.floor(query.page)), pages);
+  const points = input.history?.points ?? [];
+  // Changes within the charts' span, oldest first; marked on the charts.
+  const spanStart = points.length === 0 ? Number.POSITIVE_INFINITY : points[0]!.at - (input.history?.stepMs ?? 0);
+  const charted = input.changes.filter((change) => change.at >= spanStart).reverse();
   const rows = matched
     .slice((page - 1) * query.pageSize, page * query.pageSize)
-    .map((info) => tableRow(info, traffic(info.table), input.leader));
+    .map((info) => tableRow(info, traffic(info.table), input.leader, input.clients, rowHistory(info.table, points, charted)));
 
   const { clusters, unroutedMetas } = clustersOf(infos, stats, input.leader);
   return {
@@ -66,7 +76,40 @@ export function buildStatusView(input: StatusViewInput): StatusBoardView {
       to: change.to,
       reroutes: change.reroutes,
     })),
+    history: historyOf(input.history, charted),
   };
+}
+
+/** Rates and latencies are rounded for the page: three decimals are more than a chart can show. */
+const round = (value: number) => Math.round(value * 1000) / 1000;
+
+function historyOf(history: StatusViewInput['history'], charted: readonly RouteChangeRecord[]): StatusHistory {
+  return {
+    step: (history?.stepMs ?? 0) / 1000,
+    points: (history?.points ?? []).map((point) => ({
+      at: new Date(point.at).toISOString(),
+      queryRate: round(point.queryRate),
+      errorRate: round(point.errorRate),
+      p99Ms: point.p99Ms === null ? null : round(point.p99Ms),
+    })),
+    changes: charted.map((change) => ({ at: new Date(change.at).toISOString(), table: change.table })),
+  };
+}
+
+/** One row's values at each point: only the rows of the page asked get them. */
+function rowHistory(table: string, points: readonly HistoryPoint[], charted: readonly RouteChangeRecord[]): StatusRowHistory {
+  const queryRate: number[] = [];
+  const errorRate: number[] = [];
+  const p99Ms: Array<number | null> = [];
+  for (const point of points) {
+    const traffic = point.tables.get(table);
+    queryRate.push(traffic === undefined ? 0 : round(traffic.queryRate));
+    errorRate.push(traffic === undefined ? 0 : round(traffic.errorRate));
+    p99Ms.push(traffic?.p99Ms == null ? null : round(traffic.p99Ms));
+  }
+  const changes: string[] = [];
+  for (const change of charted) if (change.table === table) changes.push(new Date(change.at).toISOString());
+  return { queryRate, errorRate, p99Ms, changes };
 }
 
 function ratesOf(input: StatusViewInput): StatusRates {
@@ -132,13 +175,20 @@ function errorTotal(stats: TableStats | undefined): number {
   return total;
 }
 
-function tableRow(info: RouteInfo, stats: TableStats | undefined, leader: StatusViewInput['leader']): StatusTableRow {
+function tableRow(
+  info: RouteInfo,
+  stats: TableStats | undefined,
+  leader: StatusViewInput['leader'],
+  clients: ClientsOf | undefined,
+  history: StatusRowHistory,
+): StatusTableRow {
   return {
-    ...routeRow(info, leader),
+    ...routeRow(info, leader, clients),
     rate: stats?.rate ?? null,
     errors: stats === undefined ? null : { ...stats.errors },
     p99Ms: stats?.p99Ms ?? null,
     p99Above: stats?.p99Above ?? false,
+    history,
   };
 }
 

@@ -58,6 +58,7 @@ describe('deploy/prometheus/alerts.yml', () => {
       'MetaProxyHighLatency',
       'MetaProxyMetaServerFailing',
       'MetaProxyNotReady',
+      'MetaProxyRouteDisagreement',
       'MetaProxyStaleRoutes',
       'MetaProxyZooKeeperNotConnected',
     ]);

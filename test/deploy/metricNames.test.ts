@@ -47,8 +47,8 @@ function selectors(query: string): Selector[] {
     return ' ';
   });
   rest = rest.replace(/\[[^\]]*\]/g, ' ').replace(/"(?:[^"\\]|\\.)*"/g, ' ');
-  // Labels named in by (...) / without (...) and label_values(metric, label).
-  rest = rest.replace(/\b(by|without)\s*\(([^)]*)\)/g, ' ');
+  // Labels named in by (...) / without (...) / on (...) / ignoring (...) and label_values(metric, label).
+  rest = rest.replace(/\b(by|without|on|ignoring)\s*\(([^)]*)\)/g, ' ');
   const labelValues = /label_values\(\s*([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s*,\s*(\w+)\s*\)/.exec(query);
   if (labelValues !== null) found.push({ name: labelValues[1]!, labels: [labelValues[2]!], query });
   rest = rest.replace(/label_values\([^)]*\)/g, ' ');
@@ -135,6 +135,11 @@ describe('deploy/ queries use only what the proxy exports', () => {
       { name: 'd', labels: ['service'] },
     ]);
     expect(names('label_values(e, region)')).toEqual([{ name: 'e', labels: ['region'] }]);
+    expect(names('max without (instance) (f and on (instance) g) != min(f)')).toEqual([
+      { name: 'f', labels: [] },
+      { name: 'g', labels: [] },
+      { name: 'f', labels: [] },
+    ]);
   });
 
   for (const [what, queries] of [

@@ -110,6 +110,7 @@ describe('admin HTTP server', () => {
       reason: null,
       stale: true,
       changedAt: '2024-01-02T03:04:05.000Z',
+      clients: { hosts: 0, followed: null, since: null },
     });
     expect(rows[0]).toMatchObject({ kind: 'invalid', cluster: null, leader: null, reason: 'no meta_addrs' });
     expect(rows[1]).toMatchObject({ kind: 'missing', metas: [], changedAt: '1970-01-01T00:00:00.000Z' });

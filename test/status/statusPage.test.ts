@@ -20,6 +20,10 @@ import type { StatusDocument } from '../../src/streams/statusTypes.js';
 import type { RouteInfo } from '../../src/streams/routeTypes.js';
 import { startAdminServer } from '../../src/io/admin.js';
 import { createStatusBoard } from '../../src/streams/statusBoard.js';
+import { buildStatusView } from '../../src/streams/statusView.js';
+import type { HistoryPoint, TablePoint, WindowStats } from '../../src/streams/statusModel.js';
+import type { RouteChangeRecord } from '../../src/streams/routeChanges.js';
+import type { StatusFleet } from '../../src/streams/statusTypes.js';
 import { captureLogger } from '../metrics/logCapture.js';
 
 const ROOT = '/pegasus-status';
@@ -34,6 +38,8 @@ let b: SimCluster;
 let proxy: ProxyProcess;
 let admin: string;
 let client: TestClient;
+/** A second client host: asks for temp before the switch, not after. */
+let otherHost: TestClient;
 let seqid = 1;
 
 const routeTo = (cluster: SimCluster) => ({ cluster_name: cluster.name, meta_addrs: cluster.metas.join(',') });
@@ -66,10 +72,12 @@ beforeAll(async () => {
   });
   admin = adminUrl(proxy);
   client = await TestClient.connect(proxy.port);
+  otherHost = await TestClient.connect(proxy.port, '127.0.0.1', '127.0.0.2');
 }, 60_000);
 
 afterAll(async () => {
   client?.close();
+  otherHost?.close();
   await proxy?.stop('SIGKILL');
   await a?.close();
   await b?.close();
@@ -92,12 +100,16 @@ describe('status page of a running proxy', () => {
     expect(doc).toMatchObject({
       ready: { ready: true, reasons: [] },
       zookeeper: { state: 'connected' },
-      connections: 1,
+      // The second client host is connected, and has not asked yet.
+      connections: 2,
       routes: { total: 3, stale: 0, byKind: { route: 2, missing: 1 } },
     });
     const temp = doc.tables.rows.find((row) => row.table === 'temp')!;
     expect(temp).toMatchObject({ kind: 'route', cluster: 'A', metas: a.metas, leader: a.metas[1], stale: false, errors: {} });
     expect(temp.p99Ms).toBeGreaterThan(0);
+    expect(temp.clients).toEqual({ hosts: 1, followed: null, since: null });
+    expect(doc.history.step).toBe(10);
+    expect(doc).not.toHaveProperty('fleet');
     expect(doc.tables.rows.find((row) => row.table === 'no_such_table')).toMatchObject({ kind: 'missing', cluster: null });
     const clusterA = doc.clusters.find((cluster) => cluster.name === 'A')!;
     expect(clusterA.tables).toBe(2);
@@ -182,6 +194,11 @@ describe('status page of a running proxy', () => {
       await page.evaluate(() => ((window as unknown as { sameDocument: string }).sameDocument = 'still here'));
       const before = navigations;
 
+      const clients = 'tr[data-table="temp"] td[data-col="clients"]';
+      expect((await otherHost.query('temp', seqid++)).err).toBe('ERR_OK');
+      await page.waitForFunction((selector) => document.querySelector(selector)?.textContent === '2 hosts', { timeout: 5_000 }, clients);
+      expect(await text(page, 'tr[data-table="other"] td[data-col="clients"]')).toBe('1 host');
+
       // A query held in flight at A's slow leader is re-issued to B when the route switches.
       a.setBehavior(1, { mode: 'slow', delayMs: 4000 });
       const held = client.query('temp', seqid++, { timeoutMs: 8000 });
@@ -206,6 +223,13 @@ describe('status page of a running proxy', () => {
         change,
       );
       expect(await text(page, 'tr[data-table="temp"] .meta.leader')).toBe(b.metas[0]);
+      // 127.0.0.1 asked again and was answered by B; 127.0.0.2 has not asked since.
+      await page.waitForFunction((selector) => document.querySelector(selector)?.textContent === 'followed 1 of 2 hosts', { timeout: 5_000 }, clients);
+      // This proxy is not told of a fleet: the panel says so.
+      expect(await text(page, '#fleet-note')).toBe('This proxy does not report its fleet.');
+      // Three charts for the whole proxy and two a row, drawn before any point exists.
+      expect(await page.$$eval('#traffic svg.spark', (nodes) => nodes.length)).toBe(3);
+      expect(await page.$$eval('tr[data-table="temp"] svg.spark', (nodes) => nodes.length)).toBe(2);
       expect(await page.evaluate(() => (window as unknown as { sameDocument?: string }).sameDocument)).toBe('still here');
       expect(navigations).toBe(before);
 
@@ -215,6 +239,136 @@ describe('status page of a running proxy', () => {
       expect(elsewhere).toEqual([]);
       console.log(`status page showed the switch ${shownAfterMs} ms after the ZooKeeper write; screenshot ${join(ARTIFACTS, 'status-page.png')}`);
       await page.close();
+    });
+
+    it('draws the charts with their change marks, the followed column and the fleet panel from the view', async () => {
+      // The view as the board builds it (buildStatusView), over ten minutes of history ending now.
+      const STEP = 10_000;
+      const TABLE_NAMES = ['orders', 'sessions', 'users'];
+      const infos = (now: number): RouteInfo[] =>
+        TABLE_NAMES.map((table, i) => ({
+          table,
+          state: { kind: 'route', table, cluster: table === 'orders' ? 'B' : 'A', metas: [`10.0.${i}.1:34601`, `10.0.${i}.2:34601`], version: table === 'orders' ? 4 : 1 },
+          stale: false,
+          changedAt: table === 'orders' ? now - 240_000 : now - 3_600_000,
+        }));
+      const wave = (i: number, table: number) => 40 + 25 * Math.sin(i / 6 + table) + 10 * table;
+      const points = (now: number): HistoryPoint[] =>
+        Array.from({ length: 60 }, (_, i) => {
+          const at = now - (59 - i) * STEP;
+          const tables = new Map<string, TablePoint>(
+            TABLE_NAMES.map((table, t) => {
+              // orders fails for a minute around its switch, 4 minutes ago.
+              const failing = table === 'orders' && at > now - 270_000 && at < now - 210_000;
+              return [table, { queryRate: wave(i, t), errorRate: failing ? 6 : 0, p99Ms: failing ? 900 : 4 + t + (i % 7) }];
+            }),
+          );
+          let queryRate = 0;
+          let errorRate = 0;
+          for (const point of tables.values()) {
+            queryRate += point.queryRate;
+            errorRate += point.errorRate;
+          }
+          return { at, queryRate, errorRate, p99Ms: errorRate > 0 ? 900 : 8 + (i % 5), tables };
+        });
+      const changes = (now: number): RouteChangeRecord[] => [
+        { at: now - 240_000, table: 'orders', from: { kind: 'route', cluster: 'A', metas: ['10.0.0.1:34601'] }, to: { kind: 'route', cluster: 'B', metas: ['10.0.0.1:34601'] }, reroutes: 3 },
+      ];
+      const stats = (now: number): WindowStats => ({
+        seconds: 60,
+        at: now,
+        tables: new Map(TABLE_NAMES.map((table, t) => [table, { rate: wave(59, t), errors: {}, p99Ms: 5 + t, p99Above: false }])),
+        upstream: new Map(),
+        queryRate: 150,
+        errorRate: 0,
+      });
+      const board = {
+        view: (query: Parameters<typeof buildStatusView>[0]['query']) => {
+          const now = Date.now();
+          return buildStatusView({
+            infos: infos(now),
+            query,
+            stats: stats(now),
+            metricsOn: true,
+            leader: () => undefined,
+            changes: changes(now),
+            clients: (info) =>
+              info.table === 'orders'
+                ? { hosts: 40, followed: 37, since: new Date(now - 240_000).toISOString() }
+                : { hosts: info.table === 'users' ? 12 : 1, followed: null, since: null },
+            history: { stepMs: STEP, points: points(now) },
+          });
+        },
+      };
+      const started = new Date(Date.now() - 86_400_000).toISOString();
+      let fleet: StatusFleet = null;
+      const { logger } = captureLogger();
+      const server = await startAdminServer({
+        host: '127.0.0.1',
+        port: 0,
+        registry: { tables: () => infos(Date.now()), ready$: of(true) },
+        isListening: () => true,
+        status: { board, connections: () => 52, fleet: () => fleet },
+        logger,
+      });
+      const page = await browser.newPage();
+      try {
+        await page.setViewport({ width: 1400, height: 900 });
+        const problems: string[] = [];
+        page.on('pageerror', (error) => problems.push((error as Error).message));
+        page.on('console', (message) => {
+          if (message.type() === 'error' || message.type() === 'warn') problems.push(`console ${message.type()}: ${message.text()}`);
+        });
+        await page.goto(`http://127.0.0.1:${server.address.port}/`);
+        await page.waitForSelector('tr[data-table="orders"] td[data-col="clients"]', { timeout: 10_000 });
+        expect(await text(page, 'tr[data-table="orders"] td[data-col="clients"]')).toBe('followed 37 of 40 hosts');
+        expect(await text(page, 'tr[data-table="users"] td[data-col="clients"]')).toBe('12 hosts');
+        expect(await text(page, 'tr[data-table="sessions"] td[data-col="clients"]')).toBe('1 host');
+        expect(await text(page, '#fleet-note')).toBe('No fleet (file registry): this instance serves routes from its own file and registers nowhere.');
+
+        // Whole proxy: a line per chart, one change mark on each. Rows: queries and errors, then p99;
+        // only orders, which switched, has marks (one per chart).
+        expect(await page.$$eval('#traffic svg.spark path.line', (nodes) => nodes.length)).toBe(3);
+        expect(await page.$$eval('#traffic svg.spark line.change', (nodes) => nodes.length)).toBe(3);
+        expect(await page.$$eval('#table-rows svg.spark', (nodes) => nodes.length)).toBe(6);
+        expect(await page.$$eval('#table-rows path.line.queries', (nodes) => nodes.length)).toBe(3);
+        expect(await page.$$eval('tr[data-table="orders"] path.line.errors', (nodes) => nodes.length)).toBe(1);
+        expect(await page.$$eval('tr[data-table="orders"] line.change', (nodes) => nodes.length)).toBe(2);
+        expect(await page.$$eval('tr[data-table="users"] line.change', (nodes) => nodes.length)).toBe(0);
+        // 60 points, one line each: 1 move and 59 segments, spanning the chart's width.
+        const queries = await page.$eval('#chart-queries path.line', (path) => path.getAttribute('d') ?? '');
+        expect(queries.match(/[ML]/g)).toHaveLength(60);
+        const xs = [...queries.matchAll(/[ML]([\d.]+),/g)].map((m) => Number(m[1]));
+        expect(xs[0]).toBeLessThan(10);
+        expect(xs[59]).toBeGreaterThan(290);
+        // The change mark sits 4 minutes from the right edge of the 10 minutes.
+        const mark = Number(await page.$eval('#chart-queries line.change', (line) => line.getAttribute('x1')));
+        expect(mark).toBeCloseTo(1 + (6 / 10) * 298, 0);
+
+        // Then the fleet shows up: each instance with its version, readiness and a link to its page.
+        fleet = {
+          path: '/meta-proxy/instances',
+          self: 'proxy-a',
+          instances: [
+            { name: 'proxy-a', listen: '10.1.0.1:34601', admin: '10.1.0.1:9091', version: '0.1.0', pid: 4242, startedAt: started, ready: true, self: true },
+            { name: 'proxy-b', listen: '10.1.0.2:34601', admin: 'http://10.1.0.2:9091/', version: '0.1.0', pid: 5151, startedAt: started, ready: true, self: false },
+            { name: 'proxy-c', listen: '10.1.0.3:34601', admin: 'javascript:alert(1)', version: '0.0.9', pid: 6161, startedAt: started, ready: false, self: false },
+          ],
+        };
+        await page.waitForSelector('#fleet-rows tr[data-instance="proxy-c"]', { timeout: 5_000 });
+        expect(await text(page, '#fleet-note')).toBe('3 instances registered under /meta-proxy/instances');
+        const links = await page.$$eval('#fleet-rows a', (anchors) => anchors.map((a) => (a as HTMLAnchorElement).href));
+        expect(links).toEqual(['http://10.1.0.1:9091/', 'http://10.1.0.2:9091/']);
+        expect(await text(page, '#fleet-rows tr[data-instance="proxy-a"] td')).toBe('proxy-a this one');
+        expect(await page.$eval('#fleet-rows tr[data-instance="proxy-c"]', (row) => row.textContent)).toContain('not ready');
+        expect(await page.$$eval('#fleet-rows .badge.warn', (nodes) => nodes.map((node) => node.textContent))).toEqual(['0.0.9']);
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: join(ARTIFACTS, 'status-page-fleet.png'), fullPage: true });
+        expect(problems).toEqual([]);
+      } finally {
+        await page.close();
+        await server.close();
+      }
     });
 
     it('keeps 10 000 cached routes usable: a page at a time, paging, the filter box; says why rates are missing', async () => {

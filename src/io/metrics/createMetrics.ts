@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/types.js';
 import type { Metrics } from '../../streams/metricsTypes.js';
+import type { ClientHostsReader } from '../../streams/clientHostTypes.js';
 import type { ProxyHooks, QueryFinished } from '../../streams/proxyTypes.js';
 import type { RegistryHooks, RouteRegistry } from '../../streams/routeTypes.js';
 import { createFalconPusher } from '../falcon.js';
@@ -218,6 +219,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       : undefined;
 
   let observed = false;
+  let clientsObserved = false;
   let readinessRegistered = false;
   let readiness: () => boolean = () => false;
   return {
@@ -253,6 +255,43 @@ export function createMetrics(options: MetricsOptions): Metrics {
           for (const info of routes.tables()) if (info.stale) stale += 1;
           this.set(stale);
         },
+      });
+      // The node's data version each instance serves: instances of one fleet that disagree for long
+      // have not all seen a switch (deploy/prometheus/alerts.yml, MetaProxyRouteDisagreement).
+      registerPlain(registry, {
+        name: 'route_version',
+        help: 'Data version of the route node each cached table is served from (the file registry counts its loads), by table.',
+        type: 'gauge',
+        *read() {
+          for (const info of routes.tables()) {
+            if (info.state.kind === 'route' && tables.known(info.table) === info.table) yield [{ table: info.table }, info.state.version];
+          }
+        },
+      });
+    },
+    observeClients(clients: ClientHostsReader, routes: Pick<RouteRegistry, 'tables'>) {
+      if (clientsObserved) return;
+      clientsObserved = true;
+      // Counted when read: the proxy writes a host's time per query, never a metric.
+      const read = (field: 'hosts' | 'followed') =>
+        function* (): Iterable<readonly [Labels, number]> {
+          for (const info of routes.tables()) {
+            if (tables.known(info.table) !== info.table) continue;
+            const value = clients.counts(info)[field];
+            if (value !== null) yield [{ table: info.table }, value];
+          }
+        };
+      registerPlain(registry, {
+        name: 'table_client_hosts',
+        help: 'Client hosts that asked for the table: in the hour before its latest route change, or in the last hour when none was seen.',
+        type: 'gauge',
+        read: read('hosts'),
+      });
+      registerPlain(registry, {
+        name: 'table_client_hosts_followed',
+        help: 'Of table_client_hosts, those that asked again since the latest route change and were answered by the new cluster (absent before a change).',
+        type: 'gauge',
+        read: read('followed'),
       });
     },
     observeReadiness(ready) {
@@ -294,6 +333,7 @@ function disabledMetrics(): Metrics {
     upstreamCall() {},
     zkState() {},
     observeRegistry() {},
+    observeClients() {},
     upstreamReconnect() {},
     observeUpstream() {},
     observeReadiness() {},

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import { STATUS_SORTS, type StatusBoard, type StatusDocument, type StatusQuery, type StatusSort } from '../../streams/statusTypes.js';
+import { STATUS_SORTS, type StatusBoard, type StatusDocument, type StatusFleet, type StatusQuery, type StatusSort } from '../../streams/statusTypes.js';
 import { readVersion } from '../../version.js';
 import { send, sendJson } from '../httpReply.js';
 import { statusCss, statusHtml } from './assets/page.js';
@@ -16,6 +16,11 @@ export interface StatusPageOptions {
   zkState$?: Observable<string>;
   /** Open client connections. */
   connections: () => number;
+  /**
+   * The instances registered in ZooKeeper next to this one (null with the file registry), read at each
+   * look and served as `fleet`; absent, `/status.json` has no `fleet` field and the page says so.
+   */
+  fleet?: () => StatusFleet;
 }
 
 export type AdminHandler = (response: http.ServerResponse, query: URLSearchParams) => void | Promise<void>;
@@ -67,6 +72,7 @@ export function createStatusPage(
       ready: readiness(),
       zookeeper: options.zkState$ === undefined ? null : { state: zkState },
       connections: connections(),
+      ...(options.fleet !== undefined && { fleet: options.fleet() }),
       ...board.view(query),
     };
   };

@@ -34,6 +34,14 @@ export const statusHtml = `<!doctype html>
 <main>
   <noscript><p class="note">This page needs JavaScript. The same data is at <a href="status.json">status.json</a>.</p></noscript>
   <p id="rates-note" class="note" hidden></p>
+  <section id="traffic">
+    <h2>Traffic, last 10 minutes <span class="legend"><span class="key change"></span> route change</span></h2>
+    <div class="charts">
+      <figure class="chart" id="chart-queries"><figcaption>queries / s <b class="now"></b></figcaption></figure>
+      <figure class="chart" id="chart-errors"><figcaption>errors / s <b class="now"></b></figcaption></figure>
+      <figure class="chart" id="chart-p99"><figcaption>p99 latency <b class="now"></b></figcaption></figure>
+    </div>
+  </section>
   <section>
     <h2>Tables</h2>
     <div class="controls">
@@ -63,9 +71,19 @@ export const statusHtml = `<!doctype html>
     <table class="grid" id="tables">
       <thead><tr>
         <th>Table</th><th>Kind</th><th>Cluster</th><th>Metas (&#9733; leader)</th><th>Stale</th><th class="num">Version</th>
-        <th>Changed</th><th class="num">Queries / s</th><th>Errors, last minute</th><th class="num">p99</th>
+        <th>Changed</th><th title="Client hosts that asked for the table; after a route change, how many of those that asked in the hour before it have asked again and were answered by the new cluster">Client hosts</th>
+        <th class="num">Queries / s</th><th>Errors, last minute</th><th class="num">p99</th>
+        <th title="Last 10 minutes: queries / s (blue) and errors / s (red); p99 latency (purple); route changes dashed">Last 10 min</th>
       </tr></thead>
       <tbody id="table-rows"></tbody>
+    </table>
+  </section>
+  <section>
+    <h2>Fleet</h2>
+    <p id="fleet-note" class="muted" hidden></p>
+    <table class="grid" id="fleet">
+      <thead><tr><th>Instance</th><th>Client address</th><th>Status page</th><th>Version</th><th class="num">PID</th><th>Started</th><th>Ready</th></tr></thead>
+      <tbody id="fleet-rows"></tbody>
     </table>
   </section>
   <section>
@@ -141,4 +159,21 @@ table.grid { border-collapse: collapse; width: 100%; }
 .muted { color: var(--muted); }
 .arrow { color: var(--muted); }
 footer { color: var(--muted); font-size: 12px; padding: 0 20px 20px; }
+.charts { display: flex; flex-wrap: wrap; gap: 10px 28px; }
+.chart { margin: 0; }
+.chart figcaption { font-size: 12px; color: var(--muted); margin-bottom: 2px; }
+.chart figcaption b { color: var(--ink); font-weight: 600; margin-left: 4px; font-variant-numeric: tabular-nums; }
+.legend { font-size: 12px; font-weight: normal; color: var(--muted); margin-left: 12px; }
+.legend .key.change { display: inline-block; width: 0; height: 10px; border-left: 1px dashed var(--warn); margin: 0 4px -1px 0; }
+svg.spark { display: block; overflow: visible; }
+svg.spark rect.frame { fill: #f8f9fb; stroke: var(--line); stroke-width: 1; }
+svg.spark path.line { fill: none; stroke-width: 1.5; stroke-linejoin: round; stroke-linecap: round; }
+svg.spark path.queries { stroke: var(--accent); }
+svg.spark path.errors { stroke: var(--bad); }
+svg.spark path.p99 { stroke: #8250df; }
+svg.spark line.change { stroke: var(--warn); stroke-width: 1; stroke-dasharray: 3 2; }
+svg.spark text.empty { fill: var(--muted); font-size: 10px; }
+td.charts-cell { padding-top: 3px; padding-bottom: 3px; white-space: nowrap; }
+td.charts-cell svg.spark { display: inline-block; margin-right: 4px; vertical-align: middle; }
+.followed { white-space: nowrap; }
 `;

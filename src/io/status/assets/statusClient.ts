@@ -9,15 +9,20 @@ import type {
   StatusChange,
   StatusCluster,
   StatusDocument,
+  StatusFleetInstance,
+  StatusHistory,
   StatusMeta,
   StatusRouteEnd,
   StatusTableRow,
 } from '../../../streams/statusTypes.js';
+import type { ClientCounts } from '../../../streams/clientHostTypes.js';
 
 const POLL_MS = 1000;
 const REQUEST_TIMEOUT_MS = 5000;
 /** Rows whose route changed this recently are highlighted. */
 const RECENT_MS = 15_000;
+/** What the charts span. */
+const HISTORY_MS = 10 * 60_000;
 
 interface ViewState {
   filter: string;
@@ -158,7 +163,7 @@ function renderTables(doc: StatusDocument): void {
   const rows = doc.tables.rows.map((row) => tableRow(row, now));
   if (rows.length === 0) {
     const empty = document.createElement('tr');
-    cell(empty, doc.routes.total === 0 ? 'No cached routes yet: a table is cached when a client first asks for it.' : 'No table matches the filter.', 'empty').colSpan = 10;
+    cell(empty, doc.routes.total === 0 ? 'No cached routes yet: a table is cached when a client first asks for it.' : 'No table matches the filter.', 'empty').colSpan = 12;
     rows.push(empty);
   }
   body.replaceChildren(...rows);
@@ -186,12 +191,193 @@ function tableRow(row: StatusTableRow, now: number): HTMLTableRowElement {
   cell(tr, row.version === null ? '–' : String(row.version), 'num');
   const changed = cell(tr, formatAgo(row.changedAt, now));
   changed.title = new Date(row.changedAt).toLocaleString();
+  clientsCell(tr, row.kind === 'route' || row.clients?.since != null ? row.clients : undefined);
   cell(tr, formatRate(row.rate), 'num');
   const errors = tr.insertCell();
   if (row.errors === null) errors.textContent = '–';
   else errors.append(...outcomeChips(row.errors, () => true));
   cell(tr, formatMs(row.p99Ms, row.p99Above), 'num');
+  const charts = tr.insertCell();
+  charts.className = 'charts-cell';
+  charts.dataset.col = 'charts';
+  if (chartAxis !== undefined && row.history !== undefined) {
+    const markers = row.history.changes.map((at) => Date.parse(at));
+    const traffic: Series[] = [{ values: row.history.queryRate, className: 'queries' }];
+    // A row without errors gets no red line along the bottom of its chart.
+    if (row.history.errorRate.some((rate) => rate > 0)) traffic.push({ values: row.history.errorRate, className: 'errors' });
+    charts.append(
+      sparkline(chartAxis, traffic, markers, ROW_CHART, `${row.table}: queries / s and errors / s`),
+      sparkline(chartAxis, [{ values: row.history.p99Ms, className: 'p99' }], markers, ROW_CHART, `${row.table}: p99 latency, ms`),
+    );
+  }
   return tr;
+}
+
+/** "followed 37 of 40 hosts" after a change, "40 hosts" without one. */
+function clientsCell(tr: HTMLTableRowElement, clients: ClientCounts | undefined): void {
+  const td = tr.insertCell();
+  td.dataset.col = 'clients';
+  td.className = 'followed';
+  if (clients === undefined) {
+    td.textContent = '–';
+    return;
+  }
+  const hosts = `${clients.hosts.toLocaleString('en-US')} host${clients.hosts === 1 ? '' : 's'}`;
+  if (clients.followed === null || clients.since === null) {
+    td.textContent = hosts;
+    td.title = 'client hosts that asked for the table in the last hour';
+    return;
+  }
+  const all = clients.followed >= clients.hosts;
+  td.append(badge(`followed ${clients.followed.toLocaleString('en-US')} of ${hosts}`, all ? 'ok' : 'warn'));
+  td.title = `since the route change at ${new Date(clients.since).toLocaleString()}: of the hosts that asked in the hour before it, those that asked again and were answered by the new cluster`;
+}
+
+// ---- charts: SVG sparklines over the history's points, drawn here (no library) ----
+
+const SVG = 'http://www.w3.org/2000/svg';
+const ROW_CHART = { width: 76, height: 22 };
+const HEAD_CHART = { width: 300, height: 56 };
+
+/** The charts' time axis: the last 10 minutes up to the page's `now`. */
+let chartAxis: { doc: StatusHistory; from: number; to: number } | undefined;
+
+function svgEl(tag: string, attributes: Record<string, string | number>): SVGElement {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  return node;
+}
+
+interface Series {
+  values: ReadonlyArray<number | null>;
+  className: string;
+}
+
+/**
+ * One chart: a line per series on a shared scale from 0 to the largest value,
+ * over the last 10 minutes; a gap in the points (nobody was looking) or a
+ * null value breaks the line. Route changes are dashed vertical lines.
+ */
+function sparkline(
+  axis: NonNullable<typeof chartAxis>,
+  series: readonly Series[],
+  markers: readonly number[],
+  size: { width: number; height: number },
+  title: string,
+): SVGElement {
+  const { width, height } = size;
+  const svg = svgEl('svg', { class: 'spark', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' });
+  svg.append(svgEl('rect', { class: 'frame', x: 0.5, y: 0.5, width: width - 1, height: height - 1, rx: 2 }));
+  const label = svgEl('title', {});
+  label.textContent = title;
+  svg.append(label);
+  const times = axis.doc.points.map((point) => Date.parse(point.at));
+  const span = Math.max(1, axis.to - axis.from);
+  const x = (at: number) => 1 + ((at - axis.from) / span) * (width - 2);
+  let top = 0;
+  for (const { values } of series) for (const value of values) if (value !== null && value > top) top = value;
+  const y = (value: number) => height - 2 - (top > 0 ? (value / top) * (height - 4) : 0);
+  const gapMs = axis.doc.step * 1000 * 1.5;
+  for (const marker of markers) {
+    if (marker < axis.from || marker > axis.to) continue;
+    const at = x(marker).toFixed(1);
+    svg.append(svgEl('line', { class: 'change', x1: at, x2: at, y1: 1, y2: height - 1 }));
+  }
+  if (times.length === 0) {
+    const empty = svgEl('text', { class: 'empty', x: 4, y: height / 2 + 3 });
+    empty.textContent = 'collecting: a point every 10 s while this page is open';
+    if (height >= 30) svg.append(empty);
+    return svg;
+  }
+  for (const { values, className } of series) {
+    let d = '';
+    let drawing = false;
+    values.forEach((value, i) => {
+      const at = times[i];
+      if (value === null || at === undefined || at < axis.from) {
+        drawing = false;
+        return;
+      }
+      const previous = times[i - 1];
+      if (previous === undefined || at - previous > gapMs) drawing = false;
+      d += `${drawing ? 'L' : 'M'}${x(at).toFixed(1)},${y(value).toFixed(1)}`;
+      drawing = true;
+    });
+    if (d !== '') svg.append(svgEl('path', { class: `line ${className}`, d }));
+  }
+  return svg;
+}
+
+function renderTraffic(doc: StatusDocument): void {
+  const axis = chartAxis;
+  const charts: Array<[string, Series, (value: number | null) => string]> = [
+    ['chart-queries', { values: doc.history.points.map((point) => point.queryRate), className: 'queries' }, formatRate],
+    ['chart-errors', { values: doc.history.points.map((point) => point.errorRate), className: 'errors' }, formatRate],
+    ['chart-p99', { values: doc.history.points.map((point) => point.p99Ms), className: 'p99' }, (value) => formatMs(value)],
+  ];
+  const markers = doc.history.changes.map((change) => Date.parse(change.at));
+  for (const [id, series, format] of charts) {
+    const figure = byId(id);
+    const now = figure.querySelector('.now');
+    if (now !== null) now.textContent = series.values.length === 0 ? '' : format(series.values[series.values.length - 1] ?? null);
+    figure.querySelector('svg')?.remove();
+    if (axis !== undefined) figure.append(sparkline(axis, [series], markers, HEAD_CHART, figure.querySelector('figcaption')?.textContent ?? ''));
+  }
+}
+
+function renderFleet(doc: StatusDocument): void {
+  const note = byId('fleet-note');
+  const table = byId('fleet');
+  const fleet = doc.fleet;
+  if (fleet === undefined || fleet === null) {
+    note.textContent = fleet === null ? 'No fleet (file registry): this instance serves routes from its own file and registers nowhere.' : 'This proxy does not report its fleet.';
+    note.hidden = false;
+    table.hidden = true;
+    byId('fleet-rows').replaceChildren();
+    return;
+  }
+  note.hidden = false;
+  note.textContent = `${fleet.instances.length} instance${fleet.instances.length === 1 ? '' : 's'} registered under ${fleet.path}`;
+  table.hidden = false;
+  const rows = fleet.instances.map((instance: StatusFleetInstance) => {
+    const tr = document.createElement('tr');
+    tr.dataset.instance = instance.name;
+    const name = cell(tr, instance.name, 'mono');
+    if (instance.self) name.append(' ', badge('this one', ''));
+    cell(tr, instance.listen, 'mono');
+    const admin = tr.insertCell();
+    const link = adminLink(instance.admin);
+    if (link === undefined) admin.textContent = '–';
+    else {
+      const a = el('a', 'mono', instance.admin ?? '') as HTMLAnchorElement;
+      a.href = link;
+      admin.append(a);
+    }
+    const version = tr.insertCell();
+    version.append(instance.version === doc.version ? el('span', '', instance.version) : badge(instance.version, 'warn', `this instance runs ${doc.version}`));
+    cell(tr, String(instance.pid), 'num');
+    const started = cell(tr, formatAgo(instance.startedAt, Date.parse(doc.now)));
+    started.title = new Date(instance.startedAt).toLocaleString();
+    tr.insertCell().append(instance.ready ? badge('ready', 'ok') : badge('not ready', 'bad'));
+    return tr;
+  });
+  if (rows.length === 0) {
+    const empty = document.createElement('tr');
+    cell(empty, 'No instance registered.', 'empty').colSpan = 7;
+    rows.push(empty);
+  }
+  byId('fleet-rows').replaceChildren(...rows);
+}
+
+/** An instance's status page, from its admin address (`host:port` or a URL); only http(s). */
+function adminLink(admin: string | null): string | undefined {
+  if (admin === null || admin === '') return undefined;
+  try {
+    const url = new URL(/^https?:\/\//i.test(admin) ? admin : `http://${admin}/`);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function metaList(metas: readonly string[], leader: string | null): HTMLElement[] {
@@ -271,8 +457,12 @@ function renderChanges(doc: StatusDocument): void {
 }
 
 function render(doc: StatusDocument): void {
+  const to = Date.parse(doc.now);
+  chartAxis = doc.history === undefined ? undefined : { doc: doc.history, from: to - HISTORY_MS, to };
   renderHeader(doc);
+  renderTraffic(doc);
   renderTables(doc);
+  renderFleet(doc);
   renderClusters(doc);
   renderChanges(doc);
   document.title = `${doc.ready.ready ? '' : '(not ready) '}meta-proxy · ${doc.instance.host}`;
