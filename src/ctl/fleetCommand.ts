@@ -118,7 +118,7 @@ export function formatFleet(rows: readonly FleetRow[], table?: string): string {
   const header = ['INSTANCE', 'VERSION', 'UPTIME', 'READY', 'ZOOKEEPER', 'ROUTES'];
   if (table !== undefined) header.push('CLUSTER', 'ROUTE VERSION', 'FOLLOWED');
   const lines = rows.map((row) => {
-    if (!row.reachable || row.status === undefined) return [row.name, `unreachable (${row.reason ?? 'no answer'})`];
+    if (!row.reachable || row.status === undefined) return [row.name, `unreachable (${row.reason ?? 'no answer'})`] as const;
     const s = row.status;
     const cells = [row.name, s.version ?? '-', formatUptime(s.uptimeSeconds), yesNo(s.ready), s.zookeeper ?? '-', s.routes === null ? '-' : String(s.routes)];
     if (table !== undefined) {
@@ -130,7 +130,11 @@ export function formatFleet(rows: readonly FleetRow[], table?: string): string {
     }
     return cells;
   });
-  return alignedTable([header, ...lines]);
+  // An unreachable instance's reason runs across the columns it has no values for, widening none of them.
+  const nameWidth = Math.max(header[0]!.length, ...rows.map((row) => row.name.length));
+  const full = alignedTable([[header[0]!.padEnd(nameWidth), ...header.slice(1)], ...lines.filter((cells) => cells.length === header.length)]).split('\n');
+  let next = 1;
+  return [full[0], ...lines.map((cells) => (cells.length === header.length ? full[next++] : `${cells[0].padEnd(nameWidth)}  ${cells[1]}`)), ''].join('\n');
 }
 
 export async function fleetCommand(env: FleetCommandEnv, options: FleetOptions): Promise<number> {
