@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TestScheduler } from 'rxjs/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { workerConfig } from '../../src/cliWorkers.js';
 import { parseConfig } from '../../src/config/load.js';
 import { askInstance, type FleetInstance } from '../../src/ctl/fleet.js';
 import { fleetRow, formatFleet, formatUptime } from '../../src/ctl/fleetCommand.js';
@@ -46,6 +47,14 @@ describe('the advertised address', () => {
     expect(instanceName({ host: 'proxy-1', port: 34601 })).toBe('proxy-1:34601');
     expect(instanceName({ host: '::1', port: 34601 })).toBe('[::1]:34601');
     expect(adminUrl({ host: '::1', port: 9091 })).toBe('http://[::1]:9091');
+  });
+
+  it('moves a fixed advertised admin port with each worker\'s admin port', () => {
+    const config = parseConfig('zookeeper: { address: [a:1] }\nadmin: { listen: ":9091", advertise: "mp.example.com:9091" }\n', '/x.yaml');
+    expect(workerConfig(config, 1).admin).toEqual({ listen: { host: '0.0.0.0', port: 9091 }, advertise: { host: 'mp.example.com', port: 9091 } });
+    expect(workerConfig(config, 3).admin).toEqual({ listen: { host: '0.0.0.0', port: 9093 }, advertise: { host: 'mp.example.com', port: 9093 } });
+    const bound = parseConfig('zookeeper: { address: [a:1] }\nadmin: { listen: ":9091", advertise: "mp.example.com:0" }\n', '/x.yaml');
+    expect(workerConfig(bound, 3).admin.advertise).toEqual({ host: 'mp.example.com', port: 0 });
   });
 
   it('reaches the config: advertise keys parse into what advertisedAddress takes', () => {

@@ -1,7 +1,9 @@
 /** The registration driver against a real ZooKeeper, in-process: data changes, a name held elsewhere, refusals. */
 import { BehaviorSubject, NEVER } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
 import { createRegistration } from '../../src/io/registration.js';
+import { run } from '../../src/main.js';
 import { createZooKeeperDriver, type ZooKeeperDriver } from '../../src/io/zookeeper.js';
 import { captureLogger } from '../metrics/logCapture.js';
 import { startZooKeeper, type ZkServer } from '../support/zookeeper.js';
@@ -73,5 +75,33 @@ describe('createRegistration', () => {
     await new Promise((r) => setTimeout(r, 300));
     await registration.dispose();
     expect(await zk.get('/reg/silent')).toBeNull();
+  });
+});
+
+describe('run() with a zookeeper section', () => {
+  it('registers under the advertised names and reads the fleet for the rest of the process', async () => {
+    const { logger } = captureLogger();
+    const config = parseConfig(
+      [
+        `zookeeper: { address: ["${zk.connectString}"], root: /run-routes, timeout: 2000, instances_path: /run/instances }`,
+        'metric: { type: none }',
+        'server: { listen: "127.0.0.1:0", advertise: "mp-1.example.com:0", drain_timeout_ms: 100 }',
+        'admin: { listen: "127.0.0.1:0", advertise: "ops.example.com:19091" }',
+      ].join('\n'),
+      '/tmp/run-fleet.yaml',
+    );
+    const proxy = await run(config, logger);
+    try {
+      const self = `mp-1.example.com:${proxy.address.port}`;
+      await eventually(async () => (await zk.get(`/run/instances/${self}`)) !== null);
+      expect(JSON.parse((await text(`/run/instances/${self}`))!)).toMatchObject({ listen: self, admin: 'http://ops.example.com:19091', routesRoot: '/run-routes' });
+      expect(proxy.fleet?.self).toBe(self);
+      const status = await proxy.fleet!.status();
+      expect(status).toMatchObject({ path: '/run/instances', self, instances: [{ name: self, self: true, admin: 'http://ops.example.com:19091' }] });
+      expect(proxy.fleet!.instances().map((i) => i.name)).toEqual([self]);
+    } finally {
+      await proxy.dispose();
+    }
+    expect(await zk.children('/run/instances')).toEqual([]);
   });
 });
