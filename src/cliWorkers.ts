@@ -156,7 +156,10 @@ export function runPrimary(env: PrimaryEnv, config: Config, logger: Logger, coun
 export function workerConfig(config: Config, id: number): Config {
   const admin = config.admin.listen;
   if (admin === null || admin.port === 0 || id <= 1) return config;
-  return { ...config, admin: { ...config.admin, listen: { ...admin, port: admin.port + id - 1 } } };
+  // A fixed advertised admin port moves with it, so the fleet's node points at the worker that wrote it.
+  const advertise = config.admin.advertise;
+  const moved = advertise !== undefined && advertise.port !== 0 ? { advertise: { ...advertise, port: advertise.port + id - 1 } } : {};
+  return { ...config, admin: { ...config.admin, listen: { ...admin, port: admin.port + id - 1 }, ...moved } };
 }
 
 /** The log file of worker `id`: `proxy.log` → `proxy-w2.log`, so workers never share (or rotate) one file. */

@@ -1,10 +1,16 @@
-import { asyncScheduler, defer, firstValueFrom, forkJoin, interval, map, of, race, timer, type Observable, type Subscription } from 'rxjs';
+import { hostname } from 'node:os';
+import { asyncScheduler, catchError, defer, firstValueFrom, forkJoin, interval, map, of, race, timer, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { startTcpServer } from './io/server.js';
 import { createUpstreamPool } from './io/upstream.js';
 import { StringInterner } from './protocol/intern.js';
-import { createZooKeeperDriver } from './io/zookeeper.js';
+import { createZooKeeperDriver, type ZooKeeperDriver } from './io/zookeeper.js';
+import { createRegistration, type Registration } from './io/registration.js';
+import { readChildren, sharedRead } from './io/zkChildren.js';
+import { adminUrl, advertisedAddress, fleetStatus, instanceName, instanceRecord$, parseFleet } from './streams/fleet.js';
+import type { FleetInstance, FleetView } from './streams/fleetTypes.js';
+import { readVersion } from './version.js';
 import { createZkRegistry } from './streams/zkRegistry.js';
 import { createFileRegistry } from './streams/fileRegistry.js';
 import { createFileWatcher } from './io/fileWatch.js';
@@ -34,6 +40,8 @@ export interface RunningProxy {
   address: { host: string; port: number };
   adminAddress?: { host: string; port: number };
   registry: RouteRegistry;
+  /** The registered instances, with ZooKeeper. */
+  fleet?: FleetView;
   /** Stop accepting, answer in-flight requests within the drain time, close everything. */
   dispose(): Promise<void>;
 }
@@ -63,7 +71,7 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   const clients = createClientHosts({ scheduler });
   const hooks: ProxyHooks = mergeHooks(metrics.proxyHooks, clients.hooks, custom.hooks, options.hooks);
 
-  const { registry, zkState$ } = startRegistry(config, logger, cleanups, metrics);
+  const { registry, zkState$, zk } = startRegistry(config, logger, cleanups, metrics);
   metrics.observeRegistry(registry);
   metrics.observeClients(clients, registry);
   const forgetting = registry.evicted$.subscribe((table) => clients.forget(table));
@@ -128,6 +136,8 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
   // Before the client listener, so /readyz says 503 until the proxy really listens.
   let listening = false;
   let admin: AdminServer | undefined;
+  // Known once both listeners are bound: the node's name is the advertised client address.
+  let fleet: FleetView | undefined;
   try {
     if (config.admin.listen !== null) {
       admin = await startAdminServer({
@@ -137,7 +147,12 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         registry,
         tableRows: () => routeRows(registry.tables(), (cluster) => leaders.get(cluster), clientsOf),
         isListening: () => listening,
-        status: { board, ...(zkState$ && { zkState$ }), connections: () => sessions.size },
+        status: {
+          board,
+          ...(zkState$ && { zkState$ }),
+          connections: () => sessions.size,
+          ...(zk && { fleet: () => fleet?.status() ?? Promise.resolve(null) }),
+        },
         ...(memory !== undefined && { memory }),
         logger,
       });
@@ -161,6 +176,10 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     throw error;
   }
   listening = true;
+  let registration: Registration | undefined;
+  if (zk !== undefined && config.zookeeper !== undefined) {
+    ({ fleet, registration } = startFleet(config, config.zookeeper, zk, server.address, admin?.address, registry.ready$, logger));
+  }
 
   const serveOptions = {
     router,
@@ -187,6 +206,8 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
     (disposing ??= (async () => {
       logger.info({ connections: sessions.size }, 'shutting down: no new connections, draining in-flight requests');
       listening = false;
+      // Out of the fleet at once; deleted before ZooKeeper closes, below.
+      const leaving = registration?.dispose();
       // The listener stops; the sessions stay subscribed until they are closed below.
       await server.stopAccepting();
       const drains = [...sessions].map((session) => session.drain());
@@ -206,12 +227,70 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         else session.close();
       }
       accepting.unsubscribe();
+      await leaving;
       for (const cleanup of cleanups.reverse()) cleanup();
       await admin?.close();
       logger.info('shut down');
     })());
 
-  return { address: server.address, ...(admin && { adminAddress: admin.address }), registry, dispose };
+  return { address: server.address, ...(admin && { adminAddress: admin.address }), registry, ...(fleet && { fleet }), dispose };
+}
+
+/** How long a read of the fleet serves `/status.json` and `instances()`. */
+const FLEET_READ_MAX_AGE_MS = 1000;
+
+/** Registers this instance under `zookeeper.instances_path` and reads the fleet there on demand. */
+function startFleet(
+  config: Config,
+  zkConfig: NonNullable<Config['zookeeper']>,
+  zk: ZooKeeperDriver,
+  listen: { host: string; port: number },
+  adminListen: { host: string; port: number } | undefined,
+  registryReady$: Observable<boolean>,
+  logger: Logger,
+): { fleet: FleetView; registration: Registration } {
+  const host = hostname();
+  const path = zkConfig.instancesPath;
+  const self = instanceName(advertisedAddress(listen, config.server.advertise, host));
+  const base = {
+    listen: self,
+    admin: adminListen === undefined ? null : adminUrl(advertisedAddress(adminListen, config.admin.advertise, host)),
+    version: readVersion(),
+    pid: process.pid,
+    startedAt: new Date(Date.now() - process.uptime() * 1000).toISOString(),
+    routesRoot: zkConfig.root,
+  };
+  // The client listener is up by now; the registry's readiness follows ZooKeeper.
+  const ready$ = registryReady$.pipe(catchError(() => of(false)));
+  const registration = createRegistration({
+    zk,
+    path: `${path}/${self}`,
+    data$: instanceRecord$(base, ready$),
+    retryMs: zkConfig.timeoutMs,
+    logger,
+  });
+
+  const read = sharedRead(async () => parseFleet(await readChildren(zk, path)), FLEET_READ_MAX_AGE_MS);
+  let last: FleetInstance[] = [];
+  const refresh = () =>
+    read().then((instances) => {
+      last = instances;
+      return instances;
+    });
+  const fleet: FleetView = {
+    path,
+    self,
+    instances: () => {
+      refresh().catch((error: unknown) => logger.debug({ err: error, path }, 'cannot read the fleet'));
+      return last;
+    },
+    status: () =>
+      refresh().then(
+        (instances) => fleetStatus(path, self, instances),
+        (error: unknown) => ({ ...fleetStatus(path, self, last), error: error instanceof Error ? error.message : String(error) }),
+      ),
+  };
+  return { fleet, registration };
 }
 
 function startRegistry(
@@ -219,7 +298,7 @@ function startRegistry(
   logger: Logger,
   cleanups: Array<() => void>,
   metrics: Metrics,
-): { registry: RouteRegistry; zkState$?: Observable<ZkSessionState> } {
+): { registry: RouteRegistry; zkState$?: Observable<ZkSessionState>; zk?: ZooKeeperDriver } {
   if (config.zookeeper !== undefined) {
     const zk = config.zookeeper;
     const driver = createZooKeeperDriver({
@@ -242,7 +321,7 @@ function startRegistry(
       logger,
     });
     cleanups.push(() => registry.dispose());
-    return { registry, zkState$: driver.state$ };
+    return { registry, zkState$: driver.state$, zk: driver };
   }
   const registry = createFileRegistry({
     file: config.registry.file!,

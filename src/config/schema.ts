@@ -17,7 +17,7 @@ export type ParsedConfig = Omit<Config, 'file'>;
 
 /** Defaults of every optional key, in the YAML's own units. */
 export const DEFAULTS = {
-  zookeeper: { root: '/pegasus-cluster', timeout: 1000, tableWatcherCacheCapacity: 1024 },
+  zookeeper: { root: '/pegasus-cluster', timeout: 1000, tableWatcherCacheCapacity: 1024, instancesPath: '/meta-proxy/instances' },
   metric: { type: 'prometheus', falconAgentUrl: 'http://127.0.0.1:1988/v1/push', falconStepSeconds: 60 },
   server: {
     listen: '0.0.0.0:34601',
@@ -105,6 +105,15 @@ function hostPort(what: string, rules: HostPortRules) {
       return z.NEVER;
     }
     return parsed;
+  });
+}
+
+/** An address others dial: `host:port`, a real host (not 0.0.0.0 or ::); port 0 = the bound port. */
+function advertiseAddress(what: string) {
+  return hostPort(what, { minPort: 0 }).superRefine((address, ctx) => {
+    if (address.host === '0.0.0.0' || address.host === '::') {
+      ctx.addIssue({ code: 'custom', input: address, message: `expected ${what}, got "${formatHostPort(address)}": others cannot dial ${address.host}` });
+    }
   });
 }
 
@@ -214,6 +223,7 @@ export function createConfigSchema(context: SchemaContext) {
     table_watcher_cache_capacity: integer('a positive integer (routes)', 1).default(
       DEFAULTS.zookeeper.tableWatcherCacheCapacity,
     ),
+    instances_path: zookeeperRoot.default(DEFAULTS.zookeeper.instancesPath),
     auth: section({
       scheme: z.literal('digest', { error: expected('"digest" (the only scheme supported)') }),
       // Never echo the value in a message: it is a secret.
@@ -251,6 +261,7 @@ export function createConfigSchema(context: SchemaContext) {
       partial_frame_timeout_ms: milliseconds(0).default(DEFAULTS.server.partialFrameTimeoutMs),
       drain_timeout_ms: milliseconds(0).default(DEFAULTS.server.drainTimeoutMs),
       // "auto" and 0 both mean one per CPU core; kept as 0 so the count is taken where the proxy runs.
+      advertise: advertiseAddress('host:port that clients dial (port 0 = the bound port)').optional(),
       workers: z
         .preprocess(
           (value) => (value === 'auto' ? 0 : value),
@@ -265,6 +276,7 @@ export function createConfigSchema(context: SchemaContext) {
           listenAddress('host:port or :port (port 0-65535), or "" to disable').nullable(),
         )
         .default({ host: '0.0.0.0', port: 9091 }),
+      advertise: advertiseAddress('host:port that operators dial (port 0 = the bound port)').optional(),
     }),
     upstream: section({
       connect_timeout_ms: milliseconds(1).default(DEFAULTS.upstream.connectTimeoutMs),
@@ -299,6 +311,18 @@ export function createConfigSchema(context: SchemaContext) {
           message: 'neither a "zookeeper" section nor "registry.file" is set: routes must come from one of them',
         });
       }
+      const zk = raw.zookeeper;
+      if (zk !== undefined) {
+        const within = (path: string, folder: string): boolean => path === folder || path.startsWith(`${folder}/`);
+        // Every child of the root is read as a table's route, and every child of the instances path as an instance.
+        if (within(zk.instances_path, zk.root) || within(zk.root, zk.instances_path)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['zookeeper', 'instances_path'],
+            message: `expected a path outside the routes root zookeeper.root (${zk.root}) and not above it, got "${zk.instances_path}"`,
+          });
+        }
+      }
       if (raw.upstream.default_timeout_ms > raw.upstream.max_timeout_ms) {
         ctx.addIssue({
           code: 'custom',
@@ -315,6 +339,7 @@ export function createConfigSchema(context: SchemaContext) {
             root: raw.zookeeper.root,
             timeoutMs: raw.zookeeper.timeout,
             tableWatcherCacheCapacity: raw.zookeeper.table_watcher_cache_capacity,
+            instancesPath: raw.zookeeper.instances_path,
             ...(raw.zookeeper.auth && {
               auth: { scheme: raw.zookeeper.auth.scheme, credential: raw.zookeeper.auth.credential },
             }),
@@ -339,8 +364,9 @@ export function createConfigSchema(context: SchemaContext) {
           partialFrameTimeoutMs: raw.server.partial_frame_timeout_ms,
           drainTimeoutMs: raw.server.drain_timeout_ms,
           workers: raw.server.workers,
+          ...(raw.server.advertise && { advertise: raw.server.advertise }),
         },
-        admin: { listen: raw.admin.listen },
+        admin: { listen: raw.admin.listen, ...(raw.admin.advertise && { advertise: raw.admin.advertise }) },
         upstream: {
           connectTimeoutMs: raw.upstream.connect_timeout_ms,
           defaultTimeoutMs: raw.upstream.default_timeout_ms,

@@ -11,6 +11,8 @@ export interface Config {
     root: string;
     timeoutMs: number;
     tableWatcherCacheCapacity: number;
+    /** Where each instance registers its ephemeral node (outside `root`). */
+    instancesPath: string;
     /** Digest auth, `user:password`. Never logged or shown. */
     auth?: { scheme: 'digest'; credential: string };
   };
@@ -39,10 +41,14 @@ export interface Config {
      * its own route cache and ZooKeeper session; 0 = one per CPU core.
      */
     workers: number;
+    /** The client address others dial, when the bound one is not it; port 0 = the bound port. */
+    advertise?: { host: string; port: number };
   };
   admin: {
     /** `null` disables the admin HTTP server. */
     listen: { host: string; port: number } | null;
+    /** The admin address others dial, when the bound one is not it; port 0 = the bound port. */
+    advertise?: { host: string; port: number };
   };
   upstream: {
     connectTimeoutMs: number;

@@ -21,9 +21,13 @@ export type CtlCommand =
   | { kind: 'fence'; tables: string[]; cluster: ClusterChoice; lift: boolean; mode: DenyMode; dryRun: boolean }
   | { kind: 'fences'; cluster?: ClusterChoice; json: boolean }
   | { kind: 'import'; cluster: RouteTarget; dryRun: boolean; overwrite: boolean }
-  | { kind: 'check'; json: boolean };
+  | { kind: 'check'; json: boolean }
+  | { kind: 'fleet'; table?: string; json: boolean; timeoutMs: number };
 
-export type CommandName = 'list' | 'get' | 'set' | 'delete' | 'switch' | 'fence' | 'fences' | 'import' | 'check';
+export type CommandName = 'list' | 'get' | 'set' | 'delete' | 'switch' | 'fence' | 'fences' | 'import' | 'check' | 'fleet';
+
+/** How long `fleet` waits for each instance's admin endpoint by default. */
+export const DEFAULT_FLEET_TIMEOUT_MS = 2000;
 
 /**
  * A cluster named on the command line: by name (its metas are read from the
@@ -64,6 +68,7 @@ Commands:
   import --cluster NAME --meta a:p,b:p [--dry-run] [--overwrite]
                                           add a route for every available table of a cluster
   check                                   ask each route's cluster for its table; report what is wrong
+  fleet [--table T]                       the registered proxy instances and what each serves
 
 Run "meta-proxy-ctl <command> --help" for a command's options.
 ${COMMON}
@@ -180,6 +185,19 @@ Exit 1 when any problem is found.
   --json   the report as JSON
 ${COMMON}
 `,
+  fleet: `Usage: meta-proxy-ctl fleet [--table T] [--json] [--timeout-ms N]
+
+Lists the proxy instances registered under zookeeper.instances_path (needs the zookeeper section) and
+asks each one's admin endpoint, in parallel, for its status: version, uptime, ready, ZooKeeper session
+state, routes cached. An instance that does not answer is listed as unreachable, with the reason.
+  --table T        also show the cluster and route version each instance serves for table T
+                   ("not cached" when it has not been asked for it), and how many client hosts followed
+                   its last switch where the instance tracks it
+  --json           the same as JSON
+  --timeout-ms N   how long to wait for each instance (default ${DEFAULT_FLEET_TIMEOUT_MS})
+Exit 0 even when instances are unreachable; exit 1 only when ZooKeeper cannot be read.
+${COMMON}
+`,
 };
 
 const COMMANDS = Object.keys(COMMAND_USAGE) as CommandName[];
@@ -195,6 +213,7 @@ const OPTIONS: Record<CommandName, Record<string, OptionKind>> = {
   fences: { cluster: 'value', meta: 'value', json: 'flag' },
   import: { cluster: 'value', meta: 'value', 'dry-run': 'flag', overwrite: 'flag' },
   check: { json: 'flag' },
+  fleet: { table: 'value', json: 'flag', 'timeout-ms': 'value' },
 };
 const POSITIONALS: Record<CommandName, string[]> = {
   list: [],
@@ -206,6 +225,7 @@ const POSITIONALS: Record<CommandName, string[]> = {
   fences: [],
   import: [],
   check: [],
+  fleet: [],
 };
 
 /** A usage error of one command: its message and that command's usage. */
@@ -392,5 +412,14 @@ export function parseCtlArgs(argv: readonly string[]): CtlInvocation {
       };
     case 'check':
       return { configFile, command: { kind: 'check', json: flags.has('json') } };
+    case 'fleet': {
+      const listed = values.get('table');
+      const timeout = values.get('timeout-ms');
+      const timeoutMs = timeout === undefined ? DEFAULT_FLEET_TIMEOUT_MS : Number(timeout);
+      if (!/^\d+$/.test(timeout ?? '0') || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+        throw new CommandUsageError(`--timeout-ms needs a positive whole number of milliseconds, not ${JSON.stringify(timeout)}.`, cmd);
+      }
+      return { configFile, command: { kind: 'fleet', ...(listed !== undefined && { table: parseTable(listed, cmd) }), json: flags.has('json'), timeoutMs } };
+    }
   }
 }

@@ -11,6 +11,8 @@ import { COMMAND_USAGE, CommandUsageError, parseCtlArgs, USAGE, type CommandName
 import { checkCommand } from './checkCommand.js';
 import { createClusterAsker, type ClusterAsker } from './clusters.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from './context.js';
+import { fleetCommand } from './fleetCommand.js';
+import type { FleetInstance } from './fleet.js';
 import { CtlFailure } from './errors.js';
 import { openFileStore } from './fileStore.js';
 import { importCommand } from './importCommand.js';
@@ -37,6 +39,8 @@ export interface CtlEnv {
   openStore?(config: Config): RouteStore | Promise<RouteStore>;
   /** Replace how clusters are asked (tests). */
   openClusters?(config: Config): ClusterAsker;
+  /** Replace how the registered instances are read (tests). */
+  readFleet?(config: Config): Promise<FleetInstance[]>;
 }
 
 async function openStore(config: Config): Promise<RouteStore> {
@@ -49,7 +53,7 @@ async function openStore(config: Config): Promise<RouteStore> {
   throw new ConfigError(`${config.file}: neither a "zookeeper" section nor "registry.file" is set: there are no routes to manage.`);
 }
 
-async function execute(ctx: CommandContext, command: Exclude<CtlCommand, { kind: 'help' | 'version' }>): Promise<number> {
+async function execute(ctx: CommandContext, command: Exclude<CtlCommand, { kind: 'help' | 'version' | 'fleet' }>): Promise<number> {
   switch (command.kind) {
     case 'list':
       return listCommand(ctx, command.json);
@@ -69,6 +73,19 @@ async function execute(ctx: CommandContext, command: Exclude<CtlCommand, { kind:
       return importCommand(ctx, { cluster: command.cluster, dryRun: command.dryRun, overwrite: command.overwrite });
     case 'check':
       return checkCommand(ctx, command.json);
+  }
+}
+
+async function runFleet(env: CtlEnv, config: Config, command: Extract<CtlCommand, { kind: 'fleet' }>): Promise<number> {
+  try {
+    return await fleetCommand(
+      { config, out: (text) => env.stdout(text), note: (text) => env.stderr(text), ...(env.readFleet && { readFleet: env.readFleet }) },
+      { ...(command.table !== undefined && { table: command.table }), json: command.json, timeoutMs: command.timeoutMs },
+    );
+  } catch (error) {
+    if (!(error instanceof CtlFailure)) throw error;
+    env.stderr(`meta-proxy-ctl fleet: ${error.message}\n`);
+    return EXIT_FAILED;
   }
 }
 
@@ -97,6 +114,8 @@ export async function runCtl(env: CtlEnv): Promise<number> {
   let store: RouteStore;
   try {
     config = loadConfig(resolve(env.cwd ?? process.cwd(), invocation.configFile));
+    // The fleet is read from ZooKeeper's instances path, not from the route store.
+    if (command.kind === 'fleet') return await runFleet(env, config, command);
     store = await (env.openStore ?? openStore)(config);
   } catch (error) {
     if (!(error instanceof ConfigError || error instanceof ZooKeeperError)) throw error;

@@ -35,13 +35,24 @@ export interface ZkNodeData {
   version: number;
 }
 
+export interface ZkNodeStat {
+  version: number;
+  /** An ephemeral node created by the current session (not an earlier one, not another client's). */
+  ownedBySession: boolean;
+}
+
 export interface ZooKeeperDriver extends ZkWatchSource {
   /** Read a node once; null when it does not exist. */
   get(path: string): Promise<ZkNodeData | null>;
   /** Child names of a node; null when it does not exist. */
   children(path: string): Promise<string[] | null>;
-  /** Create a node (and, with `parents`, its missing ancestors, empty). Rejects with ZNODEEXISTS if it exists. */
-  create(path: string, data: Buffer | string, options?: { parents?: boolean }): Promise<void>;
+  /**
+   * Create a node (and, with `parents`, its missing ancestors, empty and persistent). Rejects with ZNODEEXISTS if
+   * it exists. With `ephemeral`, the node lives as long as this session: ZooKeeper deletes it when the session ends.
+   */
+  create(path: string, data: Buffer | string, options?: { parents?: boolean; ephemeral?: boolean }): Promise<void>;
+  /** A node's version, and whether it is an ephemeral node of this very session; null when it does not exist. */
+  exists(path: string): Promise<ZkNodeStat | null>;
   /** Overwrite a node's data; with `version`, only if the node is still at that version. Resolves the new version. */
   set(path: string, data: Buffer | string, version?: number): Promise<number>;
   /** Delete a node; with `version`, only if it is still at that version. */
@@ -76,6 +87,7 @@ interface RawZk {
   aw_exists(path: string, watch: WatchCb, cb: (rc: number, err: string, stat: unknown) => void): number;
   aw_get_children(path: string, watch: WatchCb, cb: (rc: number, err: string, children: string[] | undefined) => void): number;
   a_get(path: string, watch: boolean, cb: (rc: number, err: string, stat: { version: number } | undefined, data: Buffer | null | undefined) => void): number;
+  a_exists(path: string, watch: boolean, cb: (rc: number, err: string, stat: { version: number; createdInThisSession?: boolean } | undefined) => void): number;
   a_get_children(path: string, watch: boolean, cb: (rc: number, err: string, children: string[] | undefined) => void): number;
   a_create(path: string, data: Buffer | string, flags: number, cb: (rc: number, err: string, path: string) => void): number;
   a_set(path: string, data: Buffer | string, version: number, cb: (rc: number, err: string, stat: { version: number } | undefined) => void): number;
@@ -96,6 +108,7 @@ const ZOO_CHILD_EVENT = num('ZOO_CHILD_EVENT', 4);
 const ZOO_DELETED_EVENT = num('ZOO_DELETED_EVENT', 2);
 const ZOO_AUTH_FAILED_STATE = num('ZOO_AUTH_FAILED_STATE', -113);
 const ZOO_PERSISTENT = num('ZOO_PERSISTENT', 0);
+const ZOO_EPHEMERAL = num('ZOO_EPHEMERAL', 1);
 
 const rcNames = new Map<number, string>();
 for (const [name, value] of Object.entries(constants)) {
@@ -542,7 +555,7 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
     return r.value;
   };
 
-  const create = async (path: string, data: Buffer | string, opts: { parents?: boolean } = {}): Promise<void> => {
+  const create = async (path: string, data: Buffer | string, opts: { parents?: boolean; ephemeral?: boolean } = {}): Promise<void> => {
     assertPath(path);
     if (opts.parents) {
       const parts = path.split('/').filter(Boolean);
@@ -551,7 +564,19 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
         await call(`create ${parent}`, (zk, done) => zk.a_create(parent, '', ZOO_PERSISTENT, (rc) => done(rc, undefined)), [ZNODEEXISTS]);
       }
     }
-    await call(`create ${path}`, (zk, done) => zk.a_create(path, data, ZOO_PERSISTENT, (rc) => done(rc, undefined)));
+    const flags = opts.ephemeral ? ZOO_EPHEMERAL : ZOO_PERSISTENT;
+    await call(`create ${path}`, (zk, done) => zk.a_create(path, data, flags, (rc) => done(rc, undefined)));
+  };
+
+  const exists = async (path: string): Promise<ZkNodeStat | null> => {
+    assertPath(path);
+    const r = await call<ZkNodeStat | null>(
+      `read ${path}`,
+      (zk, done) =>
+        zk.a_exists(path, false, (rc, _e, stat) => done(rc, rc === ZOK ? { version: stat?.version ?? 0, ownedBySession: stat?.createdInThisSession === true } : null)),
+      [ZNONODE],
+    );
+    return r.value;
   };
 
   const set = async (path: string, data: Buffer | string, version = -1): Promise<number> => {
@@ -590,6 +615,7 @@ export function createZooKeeperDriver(options: ZooKeeperDriverOptions): ZooKeepe
     get,
     children,
     create,
+    exists,
     set,
     remove,
     session: () => {

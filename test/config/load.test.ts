@@ -35,6 +35,7 @@ describe('loadConfig', () => {
         root: '/pegasus-cluster',
         timeoutMs: 1000,
         tableWatcherCacheCapacity: 1024,
+        instancesPath: '/meta-proxy/instances',
       },
       registry: {},
       metric: {
@@ -83,6 +84,7 @@ describe('loadConfig', () => {
       root: '/pegasus/routes',
       timeoutMs: 3000,
       tableWatcherCacheCapacity: 64,
+      instancesPath: '/meta-proxy/instances',
       auth: { scheme: 'digest', credential: 'proxy:s3cret' },
     });
     expect(config.registry.file).toBe(join(fixtures, 'routes.yaml'));

@@ -109,7 +109,8 @@ describe('status page of a running proxy', () => {
     expect(temp.p99Ms).toBeGreaterThan(0);
     expect(temp.clients).toEqual({ hosts: 1, followed: null, since: null });
     expect(doc.history.step).toBe(10);
-    expect(doc).not.toHaveProperty('fleet');
+    // The proxy registers itself: the fleet is this one instance.
+    expect(doc.fleet).toMatchObject({ path: '/meta-proxy/instances', instances: [expect.objectContaining({ self: true, ready: true })] });
     expect(doc.tables.rows.find((row) => row.table === 'no_such_table')).toMatchObject({ kind: 'missing', cluster: null });
     const clusterA = doc.clusters.find((cluster) => cluster.name === 'A')!;
     expect(clusterA.tables).toBe(2);
@@ -225,8 +226,9 @@ describe('status page of a running proxy', () => {
       expect(await text(page, 'tr[data-table="temp"] .meta.leader')).toBe(b.metas[0]);
       // 127.0.0.1 asked again and was answered by B; 127.0.0.2 has not asked since.
       await page.waitForFunction((selector) => document.querySelector(selector)?.textContent === 'followed 1 of 2 hosts', { timeout: 5_000 }, clients);
-      // This proxy is not told of a fleet: the panel says so.
-      expect(await text(page, '#fleet-note')).toBe('This proxy does not report its fleet.');
+      // The proxy registered itself in ZooKeeper: the panel lists it, alone.
+      await page.waitForFunction(() => document.querySelector('#fleet-note')?.textContent === '1 instance registered under /meta-proxy/instances', { timeout: 5_000 });
+      expect(await page.$$eval('#fleet-rows tr', (rows) => rows.length)).toBe(1);
       // Three charts for the whole proxy and two a row, drawn before any point exists.
       expect(await page.$$eval('#traffic svg.spark', (nodes) => nodes.length)).toBe(3);
       expect(await page.$$eval('tr[data-table="temp"] svg.spark', (nodes) => nodes.length)).toBe(2);
@@ -308,7 +310,7 @@ describe('status page of a running proxy', () => {
         port: 0,
         registry: { tables: () => infos(Date.now()), ready$: of(true) },
         isListening: () => true,
-        status: { board, connections: () => 52, fleet: () => fleet },
+        status: { board, connections: () => 52, fleet: async () => fleet as never },
         logger,
       });
       const page = await browser.newPage();

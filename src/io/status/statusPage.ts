@@ -4,7 +4,8 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import { STATUS_SORTS, type StatusBoard, type StatusDocument, type StatusFleet, type StatusQuery, type StatusSort } from '../../streams/statusTypes.js';
+import type { FleetStatus } from '../../streams/fleetTypes.js';
+import { STATUS_SORTS, type StatusBoard, type StatusDocument, type StatusQuery, type StatusSort } from '../../streams/statusTypes.js';
 import { readVersion } from '../../version.js';
 import { send, sendJson } from '../httpReply.js';
 import { statusCss, statusHtml } from './assets/page.js';
@@ -16,11 +17,8 @@ export interface StatusPageOptions {
   zkState$?: Observable<string>;
   /** Open client connections. */
   connections: () => number;
-  /**
-   * The instances registered in ZooKeeper next to this one (null with the file registry), read at each
-   * look and served as `fleet`; absent, `/status.json` has no `fleet` field and the page says so.
-   */
-  fleet?: () => StatusFleet;
+  /** The registered instances (`fleet` in `/status.json`); absent without ZooKeeper, and `fleet` is null. */
+  fleet?: () => Promise<FleetStatus | null>;
 }
 
 export type AdminHandler = (response: http.ServerResponse, query: URLSearchParams) => void | Promise<void>;
@@ -72,7 +70,6 @@ export function createStatusPage(
       ready: readiness(),
       zookeeper: options.zkState$ === undefined ? null : { state: zkState },
       connections: connections(),
-      ...(options.fleet !== undefined && { fleet: options.fleet() }),
       ...board.view(query),
     };
   };
@@ -86,7 +83,10 @@ export function createStatusPage(
         if (body === undefined) send(response, 503, 'text/plain; charset=utf-8', 'the status page script is not built (npm run build)\n');
         else send(response, 200, 'text/javascript; charset=utf-8', body, PAGE_HEADERS);
       },
-      '/status.json': (response, query) => sendJson(response, 200, document(parseStatusQuery(query))),
+      '/status.json': async (response, query) => {
+        const view = document(parseStatusQuery(query));
+        sendJson(response, 200, { ...view, fleet: (await options.fleet?.()) ?? null });
+      },
     },
     close: () => zkSubscription?.unsubscribe(),
   };
