@@ -60,6 +60,36 @@ describe('createClientHosts', () => {
     expect(tracker.hostCount('temp')).toBe(4);
   });
 
+  it('lists each host with whether it counts and whether it followed, as the counts count them', () => {
+    const time = clock();
+    const tracker = createClientHosts({ scheduler: time.scheduler });
+    expect(tracker.list(routed('temp', 'A'))).toBeNull();
+    time.set(HOUR);
+    tracker.hooks.queryFinished(query('temp', 'A', '10.0.0.1:1'));
+    tracker.hooks.queryFinished(query('temp', 'A', '10.0.0.2:1'));
+    expect(tracker.list(routed('temp', 'A'))).toEqual({
+      table: 'temp',
+      cluster: 'A',
+      since: null,
+      hosts: [
+        { host: '10.0.0.1', lastAt: new Date(HOUR).toISOString(), cluster: 'A', counted: true, followed: false },
+        { host: '10.0.0.2', lastAt: new Date(HOUR).toISOString(), cluster: 'A', counted: true, followed: false },
+      ],
+    });
+    time.set(HOUR + 2 * MIN);
+    tracker.hooks.queryFinished(query('temp', 'B', '10.0.0.2:2'));
+    tracker.hooks.queryFinished(query('temp', 'B', '10.0.0.3:1'));
+    const after = tracker.list(routed('temp', 'B', HOUR + MIN))!;
+    expect(after.since).toBe(new Date(HOUR + MIN).toISOString());
+    expect(after.hosts.map((h) => [h.host, h.counted, h.followed])).toEqual([
+      ['10.0.0.1', true, false],
+      ['10.0.0.2', true, true],
+      ['10.0.0.3', false, false],
+    ]);
+    const counts = tracker.counts(routed('temp', 'B', HOUR + MIN));
+    expect(counts).toMatchObject({ hosts: after.hosts.filter((h) => h.counted).length, followed: after.hosts.filter((h) => h.followed).length });
+  });
+
   it('sees a switch nobody has asked about yet in the registry route, with the registry time', () => {
     const time = clock();
     const tracker = createClientHosts({ scheduler: time.scheduler });

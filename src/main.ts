@@ -146,6 +146,10 @@ export async function run(config: Config, logger: Logger, options: RunOptions = 
         metrics,
         registry,
         tableRows: () => routeRows(registry.tables(), (cluster) => leaders.get(cluster), clientsOf),
+        clientHosts: (table) => {
+          const info = registry.tables().find((route) => route.table === table);
+          return info === undefined ? null : clients.list(info);
+        },
         isListening: () => listening,
         status: {
           board,

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { MetaProxyError } from '../errors.js';
 import type { Metrics } from '../streams/metricsTypes.js';
 import type { RouteRegistry, RouteRow } from '../streams/routeTypes.js';
+import type { ClientHostList } from '../streams/clientHostTypes.js';
 import { send, sendJson } from './httpReply.js';
 import { createStatusPage, type AdminHandler, type StatusPageOptions } from './status/statusPage.js';
 import type { MemoryReport } from './debugMemory.js';
@@ -17,6 +18,8 @@ export interface AdminServerOptions {
   /** Which meta last answered for each cluster, shown as each route's leader. */
   /** The rows `/tables` serves (each cached route, by table name); absent, it serves none. */
   tableRows?: () => RouteRow[];
+  /** The client hosts remembered for a cached table (`/clients?table=T`); null when the table is not cached or tracked. */
+  clientHosts?: (table: string) => ClientHostList | null;
   /** True while the client listener accepts connections. */
   isListening: () => boolean;
   /** Serves the live status page on `/` (and its data on `/status.json`); absent, `/` answers 404. */
@@ -39,7 +42,7 @@ export type TableRow = RouteRow;
 
 
 /**
- * The operator's HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, `/tables`,
+ * The operator's HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, `/tables`, `/clients`,
  * and with `status` the live status page `/` and its `/status.json`.
  * Read-only; the configuration is never served (it may hold the ZooKeeper
  * credential).
@@ -74,6 +77,16 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       else sendJson(response, 503, { ready: false, reasons });
     },
     '/tables': (response) => sendJson(response, 200, tableRows?.() ?? []),
+    '/clients': (response, query) => {
+      const table = query.get('table');
+      if (table === null || table === '') {
+        sendJson(response, 400, { error: 'give the table: /clients?table=NAME' });
+        return;
+      }
+      const list = options.clientHosts?.(table) ?? null;
+      if (list === null) sendJson(response, 404, { table, error: 'no client host is remembered for this table here (not cached, or nobody asked for it)' });
+      else sendJson(response, 200, list);
+    },
     '/metrics': async (response) => {
       if (metrics === undefined || metrics.type === 'none') {
         send(response, 404, 'text/plain; charset=utf-8', 'metrics are disabled (metric.type: none)\n');

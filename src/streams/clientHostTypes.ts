@@ -17,6 +17,29 @@ export interface ClientCounts {
   since: string | null;
 }
 
+/** One client host of a table, as `/clients` lists it. */
+export interface ClientHostEntry {
+  host: string;
+  /** ISO time of its last query. */
+  lastAt: string;
+  /** The cluster that query was answered with. */
+  cluster: string;
+  /** It counts in `hosts`: it asked in the window (before the latest change, when there was one). */
+  counted: boolean;
+  /** It counts in `followed`: after the change, it asked again and got the new cluster. */
+  followed: boolean;
+}
+
+/** Every client host remembered for a table, with the change they are counted against. */
+export interface ClientHostList {
+  table: string;
+  /** The table's cluster as this instance last saw it. */
+  cluster: string;
+  /** ISO time of the table's latest cluster change; null when none was seen. */
+  since: string | null;
+  hosts: ClientHostEntry[];
+}
+
 /** What readers (`/tables`, the status page, metrics) ask of the client host tracker. */
 export interface ClientHostsReader {
   /**
@@ -25,6 +48,8 @@ export interface ClientHostsReader {
    * asking since).
    */
   counts(info: RouteInfo): ClientCounts;
+  /** Every host remembered for the table, counted as `counts` counts them; null when the table is not tracked. */
+  list(info: RouteInfo): ClientHostList | null;
 }
 
 export const NO_CLIENTS: ClientCounts = Object.freeze({ hosts: 0, followed: null, since: null }) as ClientCounts;

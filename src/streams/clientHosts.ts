@@ -1,5 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
-import { NO_CLIENTS, type ClientCounts, type ClientHostsReader } from './clientHostTypes.js';
+import { NO_CLIENTS, type ClientCounts, type ClientHostEntry, type ClientHostList, type ClientHostsReader } from './clientHostTypes.js';
 import type { ProxyHooks, QueryFinished } from './proxyTypes.js';
 import type { RouteInfo } from './routeTypes.js';
 
@@ -142,9 +142,8 @@ export function createClientHosts(options: ClientHostsOptions): ClientHosts {
     table.writes += 1;
   };
 
-  const counts = (info: RouteInfo): ClientCounts => {
-    const table = tables.get(info.table);
-    if (table === undefined) return NO_CLIENTS;
+  /** Brings the table's change up to date with the registry's route (a switch nobody has asked about yet). */
+  const catchUp = (table: TableHosts, info: RouteInfo): void => {
     const state = info.state;
     if (state.kind === 'route') {
       if (state.cluster !== table.cluster) {
@@ -156,6 +155,20 @@ export function createClientHosts(options: ClientHostsOptions): ClientHosts {
         table.writes += 1;
       }
     }
+  };
+
+  /** Whether a record counts in `hosts`, and in `followed`, for the table's latest change. */
+  const classify = (table: TableHosts, record: HostRecord): 0 | 1 | 2 => {
+    const at = table.changeAt;
+    if (table.epoch === 0) return 1;
+    if (record.countedFor === table.epoch) return record.lastAt >= at && record.lastCluster === table.cluster ? 2 : 1;
+    return record.lastAt < at && record.lastAt >= at - windowMs ? 1 : 0;
+  };
+
+  const counts = (info: RouteInfo): ClientCounts => {
+    const table = tables.get(info.table);
+    if (table === undefined) return NO_CLIENTS;
+    catchUp(table, info);
     const now = scheduler.now();
     if (table.memoWrites === table.writes && now - table.memoAt < MEMO_MS && now >= table.memoAt) return table.memo;
 
@@ -168,11 +181,9 @@ export function createClientHosts(options: ClientHostsOptions): ClientHosts {
         table.hosts.delete(host);
         continue;
       }
-      if (table.epoch === 0) hosts += 1;
-      else if (record.countedFor === table.epoch) {
-        hosts += 1;
-        if (record.lastAt >= at && record.lastCluster === table.cluster) followed += 1;
-      } else if (record.lastAt < at && record.lastAt >= at - windowMs) hosts += 1;
+      const kind = classify(table, record);
+      if (kind > 0) hosts += 1;
+      if (kind === 2) followed += 1;
     }
     table.memo =
       table.epoch === 0
@@ -183,7 +194,22 @@ export function createClientHosts(options: ClientHostsOptions): ClientHosts {
     return table.memo;
   };
 
+  const list = (info: RouteInfo): ClientHostList | null => {
+    const table = tables.get(info.table);
+    if (table === undefined) return null;
+    catchUp(table, info);
+    const from = keepFrom(table, scheduler.now());
+    const hosts: ClientHostEntry[] = [];
+    for (const [host, record] of table.hosts) {
+      if (record.lastAt < from) continue;
+      const kind = classify(table, record);
+      hosts.push({ host, lastAt: new Date(record.lastAt).toISOString(), cluster: record.lastCluster, counted: kind > 0, followed: kind === 2 });
+    }
+    return { table: info.table, cluster: table.cluster, since: table.epoch === 0 ? null : new Date(table.changeAt).toISOString(), hosts };
+  };
+
   return {
+    list,
     hooks: {
       connectionOpened: (peer) => {
         peers.set(peer, peerHost(peer));
