@@ -17,7 +17,7 @@ export type CtlCommand =
   | { kind: 'get'; table: string; json: boolean }
   | { kind: 'set'; table: string; route: RouteTarget; force: boolean }
   | { kind: 'delete'; table: string; force: boolean }
-  | { kind: 'switch'; from: string; to: RouteTarget; tables?: string[]; dryRun: boolean; fence: boolean; configSyncMs: number }
+  | { kind: 'switch'; from: string; to: RouteTarget; tables?: string[]; dryRun: boolean; fence: boolean; configSyncMs: number; fleetWaitMs: number; waitClientsS?: number }
   | { kind: 'fence'; tables: string[]; cluster: ClusterChoice; lift: boolean; mode: DenyMode; dryRun: boolean }
   | { kind: 'fences'; cluster?: ClusterChoice; json: boolean }
   | { kind: 'import'; cluster: RouteTarget; dryRun: boolean; overwrite: boolean }
@@ -47,7 +47,8 @@ Options of every command:
                   or registry.file when there is none, says where the routes are
   --help          this command's help
 Exit codes: 0 done, 1 the operation failed (nothing half-done), 2 bad command line or configuration,
-3 (switch, fence) the routes were written but a fence or lift was not done: finish with the command printed.`;
+3 (switch, fence) the routes were written but a fence or lift was not done: finish with the command printed,
+4 (switch --wait-clients) done, but some client hosts had not followed in time (they are listed).`;
 
 export const USAGE = `Usage: meta-proxy-ctl [--config FILE] <command> [options]
 
@@ -105,12 +106,16 @@ Written only if nobody changed the route since it was read; --force deletes anyw
 ${COMMON}
 `,
   switch: `Usage: meta-proxy-ctl switch --from CLUSTER_A --to CLUSTER_B --meta b1:p,b2:p [--tables t1,t2] [--no-fence]
-                             [--config-sync-ms N] [--dry-run]
+                             [--fleet-wait-ms N] [--wait-clients SECONDS] [--config-sync-ms N] [--dry-run]
 
 Moves every table routed to CLUSTER_A (or only --tables) to CLUSTER_B with the given metas, in one
 ZooKeeper transaction (or one rewrite of the registry file): every route moves, or none does.
 Each route is written only if it is still as read; if one changed, nothing moves: re-run the command.
 Every proxy sees the new routes through its watch and re-issues queries in flight to CLUSTER_B.
+
+With ZooKeeper, it then asks every registered proxy instance (zookeeper.instances_path) until each
+serves the new routes for the tables it has cached, for at most --fleet-wait-ms, printing a line per
+instance and naming the laggards (a laggard keeps handing clients CLUSTER_A); then it goes on.
 
 Clients keep a table's configuration and ask again only when a replica turns them away, so after
 the routes are written each table is, by default:
@@ -131,6 +136,10 @@ serves again, or clients still holding its configuration will write to it (split
   --tables LIST   only these tables (each must be routed to CLUSTER_A)
   --no-fence      only write the routes: no lift, no fence (live clients stay on CLUSTER_A)
   --config-sync-ms N   the clusters' config_sync_interval_ms (default 30000): the wait after a lift
+  --fleet-wait-ms N    how long to wait for every proxy to serve the new routes (default 10000; 0: do not)
+  --wait-clients S     after the fences, wait up to S seconds until every client host that used a switched
+                       table in the last hour has asked a proxy again and got CLUSTER_B (progress is printed);
+                       exit 4, listing them, when some had not
   --dry-run       print the plan and change nothing
 ${COMMON}
 `,
@@ -208,7 +217,7 @@ const OPTIONS: Record<CommandName, Record<string, OptionKind>> = {
   get: { json: 'flag' },
   set: { cluster: 'value', meta: 'value', force: 'flag' },
   delete: { force: 'flag' },
-  switch: { from: 'value', to: 'value', meta: 'value', tables: 'value', 'dry-run': 'flag', 'no-fence': 'flag', 'config-sync-ms': 'value' },
+  switch: { from: 'value', to: 'value', meta: 'value', tables: 'value', 'dry-run': 'flag', 'no-fence': 'flag', 'config-sync-ms': 'value', 'fleet-wait-ms': 'value', 'wait-clients': 'value' },
   fence: { cluster: 'value', meta: 'value', lift: 'flag', mode: 'value', 'dry-run': 'flag' },
   fences: { cluster: 'value', meta: 'value', json: 'flag' },
   import: { cluster: 'value', meta: 'value', 'dry-run': 'flag', overwrite: 'flag' },
@@ -269,10 +278,13 @@ export function parseMetas(value: string, command: CommandName): string[] {
 /** Pegasus's default config_sync_interval_ms: how long replicas may take to learn a table env. */
 export const DEFAULT_CONFIG_SYNC_MS = 30_000;
 
-function nonNegativeInt(value: string | undefined, option: string, fallback: number, command: CommandName): number {
+/** How long a switch waits for every registered proxy to serve the new routes, by default. */
+export const DEFAULT_FLEET_WAIT_MS = 10_000;
+
+function nonNegativeInt(value: string | undefined, option: string, fallback: number, command: CommandName, unit = 'milliseconds'): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new CommandUsageError(`--${option} needs a whole number of milliseconds, not ${JSON.stringify(value)}.`, command);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new CommandUsageError(`--${option} needs a whole number of ${unit}, not ${JSON.stringify(value)}.`, command);
   return n;
 }
 
@@ -385,7 +397,14 @@ export function parseCtlArgs(argv: readonly string[]): CtlInvocation {
         if (tables.length === 0) throw new CommandUsageError('--tables needs at least one table name.', cmd);
       }
       const configSyncMs = nonNegativeInt(values.get('config-sync-ms'), 'config-sync-ms', DEFAULT_CONFIG_SYNC_MS, cmd);
-      return { configFile, command: { kind: 'switch', from, to, ...(tables && { tables }), dryRun: flags.has('dry-run'), fence: !flags.has('no-fence'), configSyncMs } };
+      const fleetWaitMs = nonNegativeInt(values.get('fleet-wait-ms'), 'fleet-wait-ms', DEFAULT_FLEET_WAIT_MS, cmd);
+      const waitClients = values.get('wait-clients');
+      const waitClientsS = waitClients === undefined ? undefined : nonNegativeInt(waitClients, 'wait-clients', 0, cmd, 'seconds');
+      if (waitClientsS !== undefined && flags.has('no-fence')) throw new CommandUsageError('--wait-clients waits for the clients a fence moves; it makes no sense with --no-fence.', cmd);
+      return {
+        configFile,
+        command: { kind: 'switch', from, to, ...(tables && { tables }), dryRun: flags.has('dry-run'), fence: !flags.has('no-fence'), configSyncMs, fleetWaitMs, ...(waitClientsS !== undefined && { waitClientsS }) },
+      };
     }
     case 'fence': {
       const cluster = clusterChoice(values, cmd);

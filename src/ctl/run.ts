@@ -12,7 +12,7 @@ import { checkCommand } from './checkCommand.js';
 import { createClusterAsker, type ClusterAsker } from './clusters.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from './context.js';
 import { fleetCommand } from './fleetCommand.js';
-import type { FleetInstance } from './fleet.js';
+import { askInstance, readFleet, type FleetInstance } from './fleet.js';
 import { CtlFailure } from './errors.js';
 import { openFileStore } from './fileStore.js';
 import { importCommand } from './importCommand.js';
@@ -64,7 +64,7 @@ async function execute(ctx: CommandContext, command: Exclude<CtlCommand, { kind:
     case 'delete':
       return deleteCommand(ctx, command.table, command.force);
     case 'switch':
-      return switchCommand(ctx, { from: command.from, to: command.to, ...(command.tables && { tables: command.tables }), dryRun: command.dryRun, fence: command.fence, configSyncMs: command.configSyncMs });
+      return switchCommand(ctx, { from: command.from, to: command.to, ...(command.tables && { tables: command.tables }), dryRun: command.dryRun, fence: command.fence, configSyncMs: command.configSyncMs, fleetWaitMs: command.fleetWaitMs, ...(command.waitClientsS !== undefined && { waitClientsS: command.waitClientsS }) });
     case 'fence':
       return fenceCommand(ctx, command);
     case 'fences':
@@ -127,6 +127,13 @@ export async function runCtl(env: CtlEnv): Promise<number> {
   const ctx: CommandContext = {
     store,
     invokedAs: `meta-proxy-ctl --config ${shellWord(invocation.configFile)}`,
+    ...(config.zookeeper !== undefined && {
+      fleet: {
+        path: config.zookeeper.instancesPath,
+        read: () => (env.readFleet ?? readFleet)(config),
+        ask: askInstance,
+      },
+    }),
     clusters: () => (clusters ??= (env.openClusters ?? createClusterAsker)(config)),
     out: (text) => env.stdout(text),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

@@ -6,7 +6,9 @@
  */
 import { DENY_CLIENT_ENV, FENCE_MODE } from '../protocol/updateAppEnv.js';
 import { ConflictError, CtlFailure } from './errors.js';
-import { EXIT_OK, EXIT_UNFINISHED, type CommandContext } from './context.js';
+import { EXIT_CLIENTS_PENDING, EXIT_OK, EXIT_UNFINISHED, type CommandContext } from './context.js';
+import { describeRouteState, readFollowed, waitForRoutes, type FleetAccess } from './fleetWait.js';
+import type { FleetInstance } from './fleet.js';
 import { applyFenceStep, describeFenceResult, describePlannedStep, FENCE_CONCURRENCY, finishingCommands, mapLimited, type FenceResult, type FenceStep } from './fence.js';
 import { alignedTable, describeTarget } from './format.js';
 import { sameRoute, type RouteChange, type RouteTarget, type StoredRoute } from './routeStore.js';
@@ -20,6 +22,10 @@ export interface SwitchOptions {
   fence: boolean;
   /** How long replicas take to apply an env change (Pegasus's config_sync_interval_ms): waited after a lift that removed a fence. */
   configSyncMs: number;
+  /** How long to wait for every registered proxy to serve the new routes before fencing; 0: do not wait. */
+  fleetWaitMs?: number;
+  /** After the fences, wait this long for every client host that used a switched table to follow. */
+  waitClientsS?: number;
 }
 
 /** Per table: lift on the new cluster, then fence on the old one (with the metas its route named). */
@@ -129,7 +135,10 @@ export async function switchCommand(ctx: CommandContext, options: SwitchOptions)
     }
     throw err;
   }
+  const switchedAt = Date.now();
   ctx.out(`Switched ${moving.length} table${moving.length === 1 ? '' : 's'} from ${options.from} to ${describeTarget(options.to)}.\n`);
+  const tables = moving.map((r) => r.table);
+  const instances = await waitForFleet(ctx, tables, options);
   if (!fencing) {
     if (!options.fence) ctx.out(`Not fenced (--no-fence): clients that hold ${options.from}'s configuration stay on ${options.from} until its replicas turn them away.\n`);
     else ctx.out(`Same cluster on new MetaServers: nothing to fence.\n`);
@@ -140,7 +149,12 @@ export async function switchCommand(ctx: CommandContext, options: SwitchOptions)
   const undone = results.filter((r) => r.status !== 'done');
   if (undone.length === 0) {
     ctx.out(`Clients move to ${options.to.cluster} at their next op once ${options.from}'s replicas apply the fence (their config sync, 30 s by default).\n`);
-    return EXIT_OK;
+    if (options.waitClientsS === undefined) return EXIT_OK;
+    if (ctx.fleet === undefined || instances === undefined) {
+      ctx.note('--wait-clients needs the proxies registered in ZooKeeper; with the routes file there is no fleet to ask.\n');
+      return EXIT_CLIENTS_PENDING;
+    }
+    return waitForClients(ctx, ctx.fleet, instances, tables, options, switchedAt);
   }
   ctx.note(
     `The routes are switched, but ${undone.length} fence or lift step${undone.length === 1 ? ' was' : 's were'} not done: ` +
@@ -152,4 +166,71 @@ export async function switchCommand(ctx: CommandContext, options: SwitchOptions)
   const steps = undone.map((r) => r.step).sort((x, y) => (x.action === y.action ? 0 : x.action === 'lift' ? -1 : 1));
   for (const line of finishingCommands(ctx.invokedAs, steps)) ctx.note(`  ${line}\n`);
   return EXIT_UNFINISHED;
+}
+
+/**
+ * Waits until every registered proxy serves the new routes (or the limit
+ * passes), printing a line per instance. Resolves the instances read, or
+ * undefined without a fleet (routes file, or the wait switched off).
+ */
+async function waitForFleet(ctx: CommandContext, tables: readonly string[], options: SwitchOptions): Promise<FleetInstance[] | undefined> {
+  const fleet = ctx.fleet;
+  if (fleet === undefined) return undefined;
+  let instances: FleetInstance[];
+  try {
+    instances = await fleet.read();
+  } catch (error) {
+    ctx.note(`Cannot list the proxy instances (${error instanceof Error ? error.message : String(error)}); not waiting for them.\n`);
+    return undefined;
+  }
+  const limitMs = options.fleetWaitMs ?? 0;
+  if (limitMs === 0) return instances;
+  if (instances.length === 0) {
+    ctx.out(`No proxy instance is registered under ${fleet.path}: none to wait for.\n`);
+    return instances;
+  }
+  ctx.out(`Waiting up to ${formatMs(limitMs)} for ${instances.length} proxy instance${instances.length === 1 ? '' : 's'} to serve the new routes (--fleet-wait-ms):\n`);
+  const states = await waitForRoutes(fleet, instances, tables, options.to, limitMs);
+  for (const state of states) ctx.out(`${describeRouteState(state, options.to)}\n`);
+  const laggards = states.filter((s) => s.status !== 'serving').map((s) => s.instance);
+  if (laggards.length > 0) {
+    ctx.note(
+      `${laggards.length} of ${states.length} instance${states.length === 1 ? '' : 's'} did not show the new routes within ${formatMs(limitMs)}: ${laggards.join(', ')}. ` +
+        `Clients asking ${laggards.length === 1 ? 'it' : 'them'} may be handed ${options.from} again; check ${laggards.length === 1 ? 'its' : 'their'} ZooKeeper session ("meta-proxy-ctl fleet --table ${tables[0]}"). Going on.\n`,
+    );
+  }
+  return instances;
+}
+
+/** Polls the fleet once a second until every client host that used a switched table has followed, or the time is up. */
+async function waitForClients(
+  ctx: CommandContext,
+  fleet: FleetAccess,
+  instances: readonly FleetInstance[],
+  tables: readonly string[],
+  options: SwitchOptions,
+  switchedAt: number,
+): Promise<number> {
+  const deadline = Date.now() + (options.waitClientsS ?? 0) * 1000;
+  ctx.out(`Waiting up to ${options.waitClientsS} s for the client hosts of the last hour to follow to ${options.to.cluster} (--wait-clients):\n`);
+  let last = '';
+  for (;;) {
+    const { tables: followed, unreachable } = await readFollowed(fleet, instances, tables, options.to.cluster, switchedAt);
+    const progress = followed.map((t) => `${t.table}: ${t.followed.length} of ${t.hosts.length} host${t.hosts.length === 1 ? '' : 's'} followed`).join('; ');
+    const line = unreachable.length === 0 ? progress : `${progress} (not heard: ${unreachable.join(', ')})`;
+    if (line !== last) ctx.out(`  ${line}\n`);
+    last = line;
+    const pending = followed.filter((t) => t.pending.length > 0);
+    if (pending.length === 0 && unreachable.length === 0) {
+      ctx.out(`Every client host that used ${tables.length === 1 ? 'the table' : 'these tables'} has followed to ${options.to.cluster}.\n`);
+      return EXIT_OK;
+    }
+    if (Date.now() >= deadline) {
+      for (const t of pending) ctx.note(`${t.table}: ${t.pending.length} host${t.pending.length === 1 ? ' has' : 's have'} not asked again since the switch: ${t.pending.join(', ')}\n`);
+      if (unreachable.length > 0) ctx.note(`Not heard from: ${unreachable.join(', ')}: hosts only they saw are not counted.\n`);
+      ctx.note(`Hosts that have not followed are idle since the switch or still on ${options.from} (is the fence applied? "meta-proxy-ctl fences --cluster ${options.from}").\n`);
+      return EXIT_CLIENTS_PENDING;
+    }
+    await ctx.sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
+  }
 }

@@ -42,7 +42,10 @@ describe('parseCtlArgs', () => {
       dryRun: true,
       fence: true,
       configSyncMs: 30_000,
+      fleetWaitMs: 10_000,
     });
+    expect(parseCtlArgs(['switch', '--from', 'A', '--to', 'B', '--meta', 'b:1', '--fleet-wait-ms', '0', '--wait-clients', '30']).command).toMatchObject({ fleetWaitMs: 0, waitClientsS: 30 });
+    expect(usage(['switch', '--from', 'A', '--to', 'B', '--meta', 'b:1', '--wait-clients', '3', '--no-fence'])).toContain('makes no sense with --no-fence');
     expect(parseCtlArgs(['switch', '--from', 'A', '--to', 'B', '--meta', 'b:1', '--config-sync-ms', '250']).command).toMatchObject({ configSyncMs: 250 });
     expect(usage(['switch', '--from', 'A', '--to', 'B', '--meta', 'b:1', '--config-sync-ms', '-1'])).toContain('--config-sync-ms needs a whole number');
     expect(parseCtlArgs(['switch', '--from', 'A', '--to', 'B', '--meta', 'b:1', '--no-fence']).command).toMatchObject({ fence: false, dryRun: false });

@@ -56,7 +56,7 @@ beforeAll(async () => {
     zookeeper: { address: [zk.connectString], root: ROOT, timeout: 2000 },
     metric: { type: 'none' },
     server: { listen: '127.0.0.1:0', drain_timeout_ms: 1000 },
-    admin: { listen: '' },
+    admin: { listen: '127.0.0.1:0' },
     upstream: { backup_request_delay_ms: 300, default_timeout_ms: 3000 },
   });
   for (let i = 0; i < CLIENTS; i++) {
@@ -119,7 +119,10 @@ describe('meta-proxy-ctl switch fences the cluster it leaves', () => {
     expect(await routedCluster('temp')).toBe('B');
     expect(a.envs('temp')).toEqual({ [DENY]: 'reconfig*all' });
     expect(b.envs('temp')).toEqual({});
-    expect(result.stdout).not.toContain('Waiting');
+    // The proxy took the route before the fence; no lift removed a fence, so there is no config-sync wait.
+    expect(result.stdout).toMatch(new RegExp(`^instance 127\\.0\\.0\\.1:${proxy.port}: serves B for temp \\(after \\d+ ms\\)$`, 'm'));
+    expect(result.stdout.indexOf('serves B for temp')).toBeLessThan(result.stdout.indexOf('fenced   temp on A'));
+    expect(result.stdout).not.toContain('apply the lift');
     await expectClientsMoved(a, b, startedAt, doneAt);
     // The clients re-queried: the fence, not a restart, moved them.
     expect(a.replicaOps({ table: 'temp', since: startedAt }).refused).toBeGreaterThanOrEqual(1);

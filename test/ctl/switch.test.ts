@@ -45,7 +45,7 @@ beforeAll(async () => {
     zookeeper: { address: [zk.connectString], root: ROOT, timeout: 2000, table_watcher_cache_capacity: 16 },
     metric: { type: 'none' },
     server: { listen: '127.0.0.1:0', drain_timeout_ms: 1000 },
-    admin: { listen: '' },
+    admin: { listen: '127.0.0.1:0' },
     upstream: { backup_request_delay_ms: 1000, default_timeout_ms: 3000 },
   };
   proxies.push(...(await Promise.all([startProxyProcess(proxyConfig), startProxyProcess(proxyConfig)])));
