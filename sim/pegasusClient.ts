@@ -28,6 +28,8 @@ export interface SimClientOptions {
   opTimeoutMs?: number;
   /** Ops kept in `ops`; default 10 000. */
   logLimit?: number;
+  /** The client host's address: every connection (to metas and replicas) is made from it, e.g. 127.0.0.2. */
+  localAddress?: string;
 }
 
 export interface SimClientOp {
@@ -94,9 +96,9 @@ class Connection {
   private connected = false;
   closed = false;
 
-  constructor(address: string, onClose: () => void) {
+  constructor(address: string, onClose: () => void, localAddress?: string) {
     const { host, port } = splitAddress(address);
-    this.socket = net.connect({ host, port });
+    this.socket = net.connect({ host, port, ...(localAddress !== undefined && { localAddress }) });
     this.socket.setNoDelay(true);
     this.socket.on('connect', () => (this.connected = true));
     this.socket.on('error', () => {});
@@ -180,6 +182,7 @@ export class SimPegasusClient {
   private readonly metas: string[];
   private readonly opTimeoutMs: number;
   private readonly logLimit: number;
+  private readonly localAddress: string | undefined;
   private readonly connections = new Map<string, Connection>();
   private config: TableConfig | undefined;
   /** The meta that answered last; queries start there. */
@@ -206,6 +209,10 @@ export class SimPegasusClient {
     this.table = options.table;
     this.opTimeoutMs = options.opTimeoutMs ?? 1000;
     this.logLimit = options.logLimit ?? 10_000;
+    if (options.localAddress !== undefined) {
+      if (!isLoopback(options.localAddress)) throw new NotLoopbackError(`a simulated client host must be a loopback address, not ${options.localAddress}`);
+      this.localAddress = options.localAddress;
+    }
   }
 
   /** The cached configuration is stale: the next op asks a meta first. */
@@ -245,7 +252,7 @@ export class SimPegasusClient {
     if (!c || c.closed) {
       const created: Connection = new Connection(address, () => {
         if (this.connections.get(address) === created) this.connections.delete(address);
-      });
+      }, this.localAddress);
       this.connections.set(address, (c = created));
     }
     return c;

@@ -52,9 +52,11 @@ export async function applyFenceStep(asker: ClusterAsker, step: FenceStep): Prom
   const { err, hintMessage } = answer.value;
   if (err !== 'ERR_OK') {
     const what = err === 'ERR_APP_NOT_EXIST' ? `${err}: the cluster has no table ${JSON.stringify(step.table)}` : err;
-    return { step, status: 'failed', reason: `${answer.meta} answered ${what}${hintMessage === '' ? '' : ` (${hintMessage})`}` };
+    const hint = hintMessage.replace(/\s+/g, ' ').trim();
+    return { step, status: 'failed', reason: `${answer.meta} answered ${what}${hint === '' ? '' : ` (${hint})`}` };
   }
-  return { step, status: 'done', meta: answer.meta, hint: hintMessage };
+  // A meta's hint may span lines ("deleted keys:\n    k"): one line per step here.
+  return { step, status: 'done', meta: answer.meta, hint: hintMessage.replace(/\s+/g, ' ').trim() };
 }
 
 /** Runs `work` over `items`, at most `limit` at once, results in item order. */
