@@ -49,7 +49,9 @@ const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
  */
 export function createLogger(options: LoggerOptions): LoggerHandle {
   if (options.file === undefined) {
-    const destination = pino.destination({ dest: 1, sync: false });
+    // Synchronous: the proxy logs events, not requests, and an asynchronous write that meets a full pipe
+    // (EAGAIN) is retried after lines written later, so lines would leave out of order.
+    const destination = pino.destination({ dest: 1, sync: true });
     const logger = pino(baseOptions(options.level), destination);
     let closed: Promise<void> | undefined;
     return {

@@ -174,7 +174,7 @@ describe('status page on the admin server', () => {
     const { url } = await start('prometheus', false);
     const response = await fetch(url('/'));
     expect(response.status).toBe(404);
-    expect(await response.text()).toBe('not found; try /healthz, /metrics, /readyz, /tables\n');
+    expect(await response.text()).toBe('not found; try /clients, /healthz, /metrics, /readyz, /tables\n');
     expect((await fetch(url('/status.json'))).status).toBe(404);
   });
 });
