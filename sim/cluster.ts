@@ -36,7 +36,8 @@ import {
   updateAppEnvReply,
   type UpdateAppEnvArgs,
 } from './replicaWire.js';
-import { readListAppsArgs, readQueryConfigArgs, readRequest, requestFrameLength, type SimRequest } from './wire.js';
+import { serveFrames } from './serveFrames.js';
+import { readListAppsArgs, readQueryConfigArgs, type SimRequest } from './wire.js';
 
 /** Pegasus's default `config_sync_interval_ms`. */
 export const CONFIG_SYNC_INTERVAL_MS = 30_000;
@@ -290,34 +291,12 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
   function serve(meta: SimMeta, socket: net.Socket): void {
     meta.sockets.add(socket);
     meta.accepted++;
-    socket.setNoDelay(true);
-    let rest: Buffer | undefined;
     socket.on('close', () => meta.sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => {
-      const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
-      let off = 0;
-      socket.cork();
-      try {
-        for (;;) {
-          const len = requestFrameLength(buf, off);
-          if (len === undefined || off + len > buf.length) break;
-          const req = readRequest(buf.subarray(off, off + len));
-          off += len;
-          meta.requests++;
-          meta.last = { name: req.name, version: req.version, seqid: req.seqid, clientTimeoutMs: req.clientTimeoutMs };
-          const reply = answer(meta, req);
-          if (reply) send(meta, socket, reply);
-          if (socket.destroyed) return;
-        }
-      } catch {
-        // A real meta closes a connection that sends bytes it cannot read.
-        socket.destroy();
-        return;
-      } finally {
-        socket.uncork();
-      }
-      rest = off < buf.length ? buf.subarray(off) : undefined;
+    serveFrames(socket, (req) => {
+      meta.requests++;
+      meta.last = { name: req.name, version: req.version, seqid: req.seqid, clientTimeoutMs: req.clientTimeoutMs };
+      const reply = answer(meta, req);
+      if (reply) send(meta, socket, reply);
     });
   }
 

@@ -18,7 +18,8 @@ import {
   readGetArgs,
   readPutArgs,
 } from './replicaWire.js';
-import { readRequest, requestFrameLength, type SimRequest } from './wire.js';
+import { serveFrames } from './serveFrames.js';
+import type { SimRequest } from './wire.js';
 
 /** What a replica server asks of its cluster. */
 export interface ReplicaCluster {
@@ -89,31 +90,10 @@ export class SimReplicaServer {
 
   private serve(socket: net.Socket): void {
     this.sockets.add(socket);
-    socket.setNoDelay(true);
-    let rest: Buffer | undefined;
     socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => {
-      const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
-      let off = 0;
-      socket.cork();
-      try {
-        for (;;) {
-          const len = requestFrameLength(buf, off);
-          if (len === undefined || off + len > buf.length) break;
-          const req = readRequest(buf.subarray(off, off + len));
-          off += len;
-          const reply = this.answer(req);
-          if (reply) socket.write(reply);
-        }
-      } catch {
-        // Like a meta, a replica closes a connection that sends bytes it cannot read.
-        socket.destroy();
-        return;
-      } finally {
-        socket.uncork();
-      }
-      rest = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
+    serveFrames(socket, (req) => {
+      const reply = this.answer(req);
+      if (reply) socket.write(reply);
     });
   }
 
