@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { map } from 'rxjs';
 import { answerAtDeadline } from '../src/operators/answerAtDeadline.js';
-import type { Query } from '../src/streams/queryTypes.js';
-import { createSweep } from '../src/streams/sweep.js';
+import type { Query } from '../src/model/query.js';
+import { createSweep } from '../src/model/sweep.js';
 import { describeReply, queryOf } from './support/core.js';
 
 const testScheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));

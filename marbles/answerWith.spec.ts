@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { map } from 'rxjs';
 import { answerWith } from '../src/operators/answerWith.js';
-import type { Query } from '../src/streams/queryTypes.js';
+import type { Query } from '../src/model/query.js';
 import { describeReply, queryOf } from './support/core.js';
 
 const testScheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));

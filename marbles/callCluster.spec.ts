@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { map, type Observable } from 'rxjs';
 import { callCluster, type CallClusterDeps } from '../src/operators/callCluster.js';
-import { createLeaderBook } from '../src/streams/leaderBook.js';
-import type { Query } from '../src/streams/queryTypes.js';
-import type { Route } from '../src/streams/routeTypes.js';
-import { createSweep } from '../src/streams/sweep.js';
-import type { MetaAnswer } from '../src/streams/upstreamTypes.js';
+import { createLeaderBook } from '../src/model/leaderBook.js';
+import type { Query } from '../src/model/query.js';
+import type { Route } from '../src/model/route.js';
+import { createSweep } from '../src/model/sweep.js';
+import type { MetaAnswer } from '../src/model/upstream.js';
 import { dispatcherFrom } from './support/dispatcher.js';
 import { answer, describeReply, metaOf, queryOf } from './support/core.js';
 

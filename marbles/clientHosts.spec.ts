@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { VirtualTimeScheduler, map } from 'rxjs';
 import { createClientHosts, peerHost } from '../src/streams/clientHosts.js';
-import type { RouteInfo } from '../src/streams/routeTypes.js';
+import type { RouteInfo } from '../src/model/route.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

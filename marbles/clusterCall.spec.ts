@@ -2,10 +2,11 @@ import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { UpstreamError } from '../src/errors.js';
-import { ClusterCall, clusterCall, type ClusterCallDeps } from '../src/streams/clusterCall.js';
-import { createLeaderBook } from '../src/streams/leaderBook.js';
-import { createSweep } from '../src/streams/sweep.js';
-import type { ClusterOutcome, MetaAnswer, MetaRequest } from '../src/streams/upstreamTypes.js';
+import { ClusterCall, type ClusterCallDeps } from '../src/model/clusterCall.js';
+import { clusterCall } from '../src/streams/clusterCall.js';
+import { createLeaderBook } from '../src/model/leaderBook.js';
+import { createSweep } from '../src/model/sweep.js';
+import type { ClusterOutcome, MetaAnswer, MetaRequest } from '../src/model/upstream.js';
 import { dispatcherFrom } from './support/dispatcher.js';
 
 const NAME = 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX';

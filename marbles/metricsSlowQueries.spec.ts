@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import * as rx from 'rxjs';
-import type { QueryFinished } from '../src/streams/proxyTypes.js';
-import type { MetricLabels, MetricRegistryFacade } from '../src/streams/metricsTypes.js';
+import type { QueryFinished } from '../src/model/proxyTypes.js';
+import type { MetricLabels, MetricRegistryFacade } from '../src/model/metricsTypes.js';
 // @ts-expect-error the shipped example is plain JavaScript, without type declarations
 import createSlowQueries from '../examples/metrics/slow-queries.mjs';
 

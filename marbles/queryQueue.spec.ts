@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { map } from 'rxjs';
 import { QueryQueue } from '../src/streams/queryQueue.js';
-import type { Query } from '../src/streams/queryTypes.js';
+import type { Query } from '../src/model/query.js';
 
 const testScheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));
 const query = (seqid: number) => ({ seqid }) as unknown as Query;

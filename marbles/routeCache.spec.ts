@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { defer, type Observable } from 'rxjs';
 import { createRouteCache } from '../src/streams/routeCache.js';
-import type { RouteState } from '../src/streams/routeTypes.js';
+import type { RouteState } from '../src/model/route.js';
 
 const testScheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));
 const route = (table: string, cluster: string, version = 1): RouteState => ({ kind: 'route', table, cluster, metas: ['m:1'], version });

@@ -2,8 +2,8 @@ import type { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { createFileRegistry, parseRouteFile } from '../src/streams/fileRegistry.js';
-import type { FileSnapshot } from '../src/streams/fileWatchTypes.js';
-import type { RouteState } from '../src/streams/routeTypes.js';
+import type { FileSnapshot } from '../src/model/fileWatchTypes.js';
+import type { RouteState } from '../src/model/route.js';
 
 const content = (text: string): FileSnapshot => ({ kind: 'content', text });
 const route = (table: string, cluster: string, version: number, metas = ['10.0.0.1:34601']): RouteState => ({

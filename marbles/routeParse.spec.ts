@@ -1,8 +1,8 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { distinctRouteStates, sameRouteState } from '../src/operators/distinctRouteStates.js';
+import { sameRouteState, type RouteState } from '../src/model/route.js';
+import { distinctRouteStates } from '../src/operators/distinctRouteStates.js';
 import { metaAddressProblem, parseRoute, tableNameProblem } from '../src/streams/parseRoute.js';
-import type { RouteState } from '../src/streams/routeTypes.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 

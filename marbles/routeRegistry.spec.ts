@@ -2,8 +2,8 @@ import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { createZkRegistry, type ZkRegistryDeps } from '../src/streams/zkRegistry.js';
-import type { RouteState } from '../src/streams/routeTypes.js';
-import type { ZkNodeEvent, ZkSessionState } from '../src/streams/zkTypes.js';
+import type { RouteState } from '../src/model/route.js';
+import type { ZkNodeEvent, ZkSessionState } from '../src/model/zkTypes.js';
 
 const data = (cluster: string, version: number, metas = '10.0.0.1:34601'): ZkNodeEvent => ({
   kind: 'data',

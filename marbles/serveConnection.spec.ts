@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { NEVER, Observable, switchMap } from 'rxjs';
 import { serveConnection, type ServeOptions } from '../src/streams/serveConnection.js';
-import type { ClientConnection } from '../src/streams/connectionTypes.js';
-import type { Route } from '../src/streams/routeTypes.js';
-import type { MetaAnswer } from '../src/streams/upstreamTypes.js';
+import type { ClientConnection } from '../src/model/connectionTypes.js';
+import type { Route } from '../src/model/route.js';
+import type { MetaAnswer } from '../src/model/upstream.js';
 import { queryFrame, readReply, requestBody, v0Frame, queryConfigArgs } from '../sim/client.js';
 import { answer as answerOf, core, metaOf } from './support/core.js';
 

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { defer, delay, of, throwError } from 'rxjs';
 import { createStatusBoard } from '../src/streams/statusBoard.js';
-import type { MetricFamily } from '../src/streams/metricsTypes.js';
-import type { RouteInfo, RouteState } from '../src/streams/routeTypes.js';
-import type { StatusBoardView, StatusQuery } from '../src/streams/statusTypes.js';
+import type { MetricFamily } from '../src/model/metricsTypes.js';
+import type { RouteInfo, RouteState } from '../src/model/route.js';
+import type { StatusBoardView, StatusQuery } from '../src/model/statusTypes.js';
 
 const QUERY: StatusQuery = { filter: '', page: 1, pageSize: 100, sort: 'table' };
 const A = ['a1:1', 'a2:1'];

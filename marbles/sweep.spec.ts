@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
-import { createSweep, type Sleeper } from '../src/streams/sweep.js';
+import { createSweep, type Sleeper } from '../src/model/sweep.js';
 
 const testScheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));
 

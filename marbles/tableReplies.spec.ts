@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
-import type { Route, RouteState } from '../src/streams/routeTypes.js';
-import { budgetFor } from '../src/streams/queryTypes.js';
-import type { MetaAnswer } from '../src/streams/upstreamTypes.js';
+import type { Route, RouteState } from '../src/model/route.js';
+import { budgetFor } from '../src/model/query.js';
+import type { MetaAnswer } from '../src/model/upstream.js';
 import { answer, core, metaOf, reply$ } from './support/core.js';
 
 const route = (cluster: string, metas = [metaOf(cluster)]): Route => ({ kind: 'route', table: 't', cluster, metas, version: 1 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { Subject, type Observable } from 'rxjs';
-import type { RouteState, Route } from '../src/streams/routeTypes.js';
+import type { RouteState, Route } from '../src/model/route.js';
 import { answer, core, metaOf, reply$ } from './support/core.js';
 
 const testScheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));

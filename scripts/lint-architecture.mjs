@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Checks the layering rules of docs/STYLE.md that the type checker cannot see:
-// - src/streams holds pure composition: no sockets, ZooKeeper, files, HTTP,
+// - layers read one way: src/model (values and value-level state machines)
+//   imports only src/model, src/protocol, src/config, the error catalogue and
+//   rxjs types; src/operators imports only those and rxjs, never src/streams or
+//   src/io; src/streams never imports src/io, and src/io never src/streams;
+// - src/streams and src/model are pure: no sockets, ZooKeeper, files, HTTP,
 //   wall-clock time, raw timers or Promises (time comes from RxJS schedulers);
 // - src/operators holds one operator per file, named after its export;
 // - nothing but src/main.ts (and the CLI) imports both drivers and streams.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, basename } from 'node:path';
+import { join, basename, dirname, resolve, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const problems = [];
@@ -31,10 +35,41 @@ const forbiddenInStreams = [
   [/from ['"]\.\.\/io\//, 'imports a driver (only src/main.ts wires drivers to streams)'],
 ];
 
-for (const file of walk(join(root, 'src/streams'))) {
+for (const file of [...walk(join(root, 'src/streams')), ...walk(join(root, 'src/model'))]) {
   const text = code(readFileSync(file, 'utf8'));
   for (const [pattern, what] of forbiddenInStreams) {
     if (pattern.test(text)) problems.push(`${file.slice(root.length)}: ${what}`);
+  }
+}
+
+/** Every module a file imports: `{ spec, typeOnly }`, `spec` resolved to a path under src/ when relative. */
+function importsOf(file, text) {
+  const out = [];
+  const add = (spec, typeOnly) => {
+    const target = spec.startsWith('.') ? relative(join(root, 'src'), resolve(dirname(file), spec)).replace(/\.js$/, '') : spec;
+    out.push({ spec: target, relativeSpec: spec.startsWith('.'), typeOnly });
+  };
+  for (const m of text.matchAll(/\b(import|export)\s+(type\s+)?(?:[\w*${}\s,]+?\s+from\s+)?['"]([^'"]+)['"]/g)) add(m[3], m[2] !== undefined);
+  for (const m of text.matchAll(/(\btypeof\s+)?\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) add(m[2], m[1] !== undefined);
+  return out;
+}
+
+/** The bottom layer: what src/model and src/operators may build on (src/errors.ts is the catalogue protocol and config use too). */
+const bottom = (spec) => /^(model|protocol|config)\//.test(spec) || spec === 'errors';
+
+for (const file of walk(join(root, 'src/model'))) {
+  for (const { spec, relativeSpec, typeOnly } of importsOf(file, code(readFileSync(file, 'utf8')))) {
+    if (relativeSpec && !bottom(spec)) problems.push(`${file.slice(root.length)}: the model imports src/${spec} (it may use only src/model, src/protocol and src/config)`);
+    else if (!relativeSpec && !(spec === 'rxjs' && typeOnly)) problems.push(`${file.slice(root.length)}: the model imports ${spec} (only rxjs types: it owns no stream)`);
+  }
+}
+
+for (const file of walk(join(root, 'src/operators'))) {
+  for (const { spec, relativeSpec } of importsOf(file, code(readFileSync(file, 'utf8')))) {
+    if (relativeSpec && /^streams\//.test(spec)) problems.push(`${file.slice(root.length)}: an operator imports src/${spec} (operators sit below streams; move what both need to src/model)`);
+    else if (relativeSpec && /^io\//.test(spec)) problems.push(`${file.slice(root.length)}: an operator imports a driver, src/${spec}`);
+    else if (relativeSpec && !bottom(spec)) problems.push(`${file.slice(root.length)}: an operator imports src/${spec} (it may use only src/model, src/protocol and src/config)`);
+    else if (!relativeSpec && spec !== 'rxjs') problems.push(`${file.slice(root.length)}: an operator imports ${spec} (only rxjs)`);
   }
 }
 
@@ -48,8 +83,8 @@ for (const file of walk(join(root, 'src/operators'))) {
 
 for (const file of walk(join(root, 'src/io'))) {
   const text = code(readFileSync(file, 'utf8'));
-  if (/from ['"](?:\.\.\/)+streams\/(?!\w+Types\.js)/.test(text)) {
-    problems.push(`${file.slice(root.length)}: a driver imports stream logic (pass it in instead)`);
+  if (/from ['"](?:\.\.\/)+streams\//.test(text)) {
+    problems.push(`${file.slice(root.length)}: a driver imports stream logic (pass it in instead; shared shapes live in src/model)`);
   }
 }
 

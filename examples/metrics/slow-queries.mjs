@@ -13,7 +13,7 @@
 const SLOW_MS = 100;
 
 /**
- * @param {import('../../src/streams/metricsTypes.js').MetricRegistryFacade} registry
+ * @param {import('../../src/model/metricsTypes.js').MetricRegistryFacade} registry
  * @param {typeof import('rxjs')} rx the proxy's rxjs
  */
 export default function createMetricOperator(registry, rx) {

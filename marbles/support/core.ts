@@ -1,12 +1,12 @@
 import { NEVER, Observable, map, type SchedulerLike } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
-import { createLeaderBook } from '../../src/streams/leaderBook.js';
-import type { ProxyHooks, QueryFinished } from '../../src/streams/proxyTypes.js';
-import type { Query } from '../../src/streams/queryTypes.js';
-import type { RouteRegistry, RouteState } from '../../src/streams/routeTypes.js';
-import { createSweep } from '../../src/streams/sweep.js';
+import { createLeaderBook } from '../../src/model/leaderBook.js';
+import type { ProxyHooks, QueryFinished } from '../../src/model/proxyTypes.js';
+import type { Query } from '../../src/model/query.js';
+import type { RouteRegistry, RouteState } from '../../src/model/route.js';
+import { createSweep } from '../../src/model/sweep.js';
 import { createTableRouter, type TableRouter, type TableRouterDeps } from '../../src/streams/tableRouter.js';
-import type { CancelReason, MetaAnswer } from '../../src/streams/upstreamTypes.js';
+import type { CancelReason, MetaAnswer } from '../../src/model/upstream.js';
 import { readReply } from '../../test/support/pegasusClient.js';
 import { dispatcherFrom } from './dispatcher.js';
 

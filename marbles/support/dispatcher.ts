@@ -1,5 +1,5 @@
 import type { Observable, Subscription } from 'rxjs';
-import type { CancelReason, MetaAnswer, MetaDispatcher, MetaRequest } from '../../src/streams/upstreamTypes.js';
+import type { CancelReason, MetaAnswer, MetaDispatcher, MetaRequest } from '../../src/model/upstream.js';
 
 /**
  * A dispatcher whose calls are Observables (cold ones in marble tests):

@@ -11,10 +11,11 @@ import { RPC_LIST_APPS, RPC_QUERY_CONFIG } from '../protocol/errorCodes.js';
 import { APP_STATUS_ANY, encodeListAppsArgs, readListApps, type AppInfo } from '../protocol/listApps.js';
 import { encodeQueryConfigArgs } from '../protocol/request.js';
 import { encodeUpdateAppEnvArgs, readUpdateAppEnv, RPC_UPDATE_APP_ENV, type UpdateAppEnvRequest, type UpdateAppEnvResponse } from '../protocol/updateAppEnv.js';
-import { clusterCall, type ClusterCallDeps } from '../streams/clusterCall.js';
-import { createLeaderBook } from '../streams/leaderBook.js';
-import { createSweep } from '../streams/sweep.js';
-import type { ClusterOutcome, MetaRequest } from '../streams/upstreamTypes.js';
+import type { ClusterCallDeps } from '../model/clusterCall.js';
+import { clusterCall } from '../streams/clusterCall.js';
+import { createLeaderBook } from '../model/leaderBook.js';
+import { createSweep } from '../model/sweep.js';
+import type { ClusterOutcome, MetaRequest } from '../model/upstream.js';
 
 export interface ClusterRef {
   name: string;

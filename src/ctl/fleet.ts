@@ -9,10 +9,10 @@ import { ConfigError, ZooKeeperError } from '../errors.js';
 import { readChildren } from '../io/zkChildren.js';
 import type { ZooKeeperDriver } from '../io/zookeeper.js';
 import { parseFleet } from '../streams/fleet.js';
-import type { FleetInstance } from '../streams/fleetTypes.js';
+import type { FleetInstance } from '../model/fleetTypes.js';
 import { CtlFailure } from './errors.js';
 
-export type { FleetInstance } from '../streams/fleetTypes.js';
+export type { FleetInstance } from '../model/fleetTypes.js';
 
 /** What one instance answered: each path's JSON, or why it could not be heard. */
 export type InstanceAnswer =

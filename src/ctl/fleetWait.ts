@@ -5,7 +5,7 @@
  * afterwards that every client host that used a switched table has asked
  * again and been given the new cluster.
  */
-import type { ClientHostList } from '../streams/clientHostTypes.js';
+import type { ClientHostList } from '../model/clientHostTypes.js';
 import type { FleetInstance, InstanceAnswer } from './fleet.js';
 import type { RouteTarget } from './routeStore.js';
 

@@ -3,7 +3,7 @@
  * nodes or the embedded registry file): read them all or one, and write a set
  * of changes all together, each only if its route is still as it was read.
  */
-import type { RouteState } from '../streams/routeTypes.js';
+import type { RouteState } from '../model/route.js';
 
 /** Where a table should go: the value a route node holds. */
 export interface RouteTarget {

@@ -11,7 +11,7 @@ import { readFile, stat, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { Observable } from 'rxjs';
 import type { BaseLogger } from 'pino';
-import type { FileSnapshot, FileWatcher } from '../streams/fileWatchTypes.js';
+import type { FileSnapshot, FileWatcher } from '../model/fileWatchTypes.js';
 
 export interface FileWatchOptions {
   /** Quiet time after a change event before the file is read. Default 20 ms. */

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Observable, Subject } from 'rxjs';
 import type { Logger } from 'pino';
-import type { ClientConnection } from '../streams/connectionTypes.js';
+import type { ClientConnection } from '../model/connectionTypes.js';
 
 /** At most one summary line of refused connections per this long. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;

@@ -2,7 +2,7 @@ import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import type { StringInterner } from '../protocol/intern.js';
-import type { MetaAnswer, MetaCaller, MetaDispatcher } from '../streams/upstreamTypes.js';
+import type { MetaAnswer, MetaCaller, MetaDispatcher } from '../model/upstream.js';
 import { UpstreamConnection, type UpstreamMetaStats } from './upstreamConnection.js';
 
 export type { UpstreamMetaStats, UpstreamState } from './upstreamConnection.js';

@@ -5,7 +5,7 @@ import { UpstreamError } from '../errors.js';
 import { parseHostPort } from '../protocol/hostPort.js';
 import { encodeMetaRequest } from '../protocol/metaRequest.js';
 import { readMetaReply, replyFrameLength } from '../protocol/metaReply.js';
-import type { CancelReason, MetaHandler, MetaRequest } from '../streams/upstreamTypes.js';
+import type { CancelReason, MetaHandler, MetaRequest } from '../model/upstream.js';
 
 export interface UpstreamConnectionOptions {
   connectTimeoutMs: number;

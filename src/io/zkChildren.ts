@@ -1,5 +1,5 @@
 /** Reading every child of a ZooKeeper node with its data, and a read shared for a short while. */
-import type { NamedNode } from '../streams/fleetTypes.js';
+import type { NamedNode } from '../model/fleetTypes.js';
 import type { ZooKeeperDriver } from './zookeeper.js';
 
 /** Reads at once: enough for a fleet of hundreds without flooding the server. */

@@ -11,7 +11,7 @@ import { BehaviorSubject, Observable, filter, firstValueFrom, take, timeout } fr
 import type { BaseLogger } from 'pino';
 import { ZooKeeperError } from '../errors.js';
 import { parseHostPort } from '../protocol/hostPort.js';
-import type { ZkNodeEvent, ZkSessionState, ZkWatchSource } from '../streams/zkTypes.js';
+import type { ZkNodeEvent, ZkSessionState, ZkWatchSource } from '../model/zkTypes.js';
 
 export type ZkLogger = Pick<BaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
 

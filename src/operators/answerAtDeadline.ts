@@ -1,8 +1,8 @@
 import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { PegasusError } from '../protocol/errorCodes.js';
 import { encodeQueryConfigError } from '../protocol/response.js';
-import type { Query } from '../streams/queryTypes.js';
-import type { Sleeper, Sweep } from '../streams/sweep.js';
+import type { Query } from '../model/query.js';
+import type { Sleeper, Sweep } from '../model/sweep.js';
 
 /**
  * Holds each query until its deadline, then answers it with a body error:

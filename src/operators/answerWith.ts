@@ -1,7 +1,7 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { PegasusError } from '../protocol/errorCodes.js';
 import { encodeQueryConfigError } from '../protocol/response.js';
-import type { Query } from '../streams/queryTypes.js';
+import type { Query } from '../model/query.js';
 
 /**
  * Answers each query at once with a body error: what a table without a

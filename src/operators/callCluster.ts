@@ -2,10 +2,10 @@ import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 import { isPegasusError, type PegasusError } from '../protocol/errorCodes.js';
 import { setSeqid, stripHostPortFields, withSeqid } from '../protocol/metaReply.js';
 import { encodeQueryConfigError } from '../protocol/response.js';
-import { ClusterCall, type CallFailure, type CallOwner, type ClusterCallDeps } from '../streams/clusterCall.js';
-import type { Query } from '../streams/queryTypes.js';
-import type { Route } from '../streams/routeTypes.js';
-import type { ClusterRef, MetaAnswer } from '../streams/upstreamTypes.js';
+import { ClusterCall, type CallFailure, type CallOwner, type ClusterCallDeps } from '../model/clusterCall.js';
+import type { Query } from '../model/query.js';
+import type { Route } from '../model/route.js';
+import type { ClusterRef, MetaAnswer } from '../model/upstream.js';
 
 export interface CallClusterDeps extends ClusterCallDeps {
   /** Whether answers from this cluster lose their hp_* fields (legacy clients). */

@@ -1,7 +1,7 @@
 import type { SchedulerLike } from 'rxjs';
-import { NO_CLIENTS, type ClientCounts, type ClientHostEntry, type ClientHostList, type ClientHostsReader } from './clientHostTypes.js';
-import type { ProxyHooks, QueryFinished } from './proxyTypes.js';
-import type { RouteInfo } from './routeTypes.js';
+import { NO_CLIENTS, type ClientCounts, type ClientHostEntry, type ClientHostList, type ClientHostsReader } from '../model/clientHostTypes.js';
+import type { ProxyHooks, QueryFinished } from '../model/proxyTypes.js';
+import type { RouteInfo } from '../model/route.js';
 
 /**
  * Which client hosts ask for which table, so that after a switch an operator

@@ -4,7 +4,7 @@ import { readMessageBegin, readQueryConfigRequest } from '../protocol/request.js
 import { encodeHandlerNotFound, encodeQueryConfigError } from '../protocol/response.js';
 import type { StringInterner } from '../protocol/intern.js';
 import type { RequestFrame } from '../protocol/types.js';
-import { budgetFor, deadlineMargin, type Query, type QueryOrigin } from './queryTypes.js';
+import { budgetFor, deadlineMargin, type Query, type QueryOrigin } from '../model/query.js';
 
 const ONEWAY = 4;
 

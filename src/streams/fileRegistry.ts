@@ -22,10 +22,10 @@ import {
   type Subscriber,
 } from 'rxjs';
 import { load } from 'js-yaml';
-import type { FileSnapshot, FileWatcher } from './fileWatchTypes.js';
+import type { FileSnapshot, FileWatcher } from '../model/fileWatchTypes.js';
 import { routeFromValue, tableNameProblem } from './parseRoute.js';
 import { createRouteCache, type RegistryLogger } from './routeCache.js';
-import type { RegistryHooks, RouteInfo, RouteRegistry, RouteState } from './routeTypes.js';
+import type { RegistryHooks, RouteInfo, RouteRegistry, RouteState } from '../model/route.js';
 
 export interface FileRegistryDeps {
   /** The routes file (absolute, or relative to the working directory). */

@@ -4,7 +4,7 @@
  */
 import { combineLatest, distinctUntilChanged, map, type Observable } from 'rxjs';
 import { formatHostPort, type HostPort } from '../protocol/hostPort.js';
-import type { FleetInstance, FleetStatus, InstanceRecord, NamedNode } from './fleetTypes.js';
+import type { FleetInstance, FleetStatus, InstanceRecord, NamedNode } from '../model/fleetTypes.js';
 
 const ANY_HOST = new Set(['0.0.0.0', '::', '']);
 

@@ -1,4 +1,4 @@
-import type { ProxyHooks } from './proxyTypes.js';
+import type { ProxyHooks } from '../model/proxyTypes.js';
 
 type HookName = keyof ProxyHooks;
 const NAMES: readonly HookName[] = [

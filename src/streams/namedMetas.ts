@@ -1,5 +1,5 @@
-import type { RouteInfo } from './routeTypes.js';
-import type { LeaderBook } from './upstreamTypes.js';
+import type { RouteInfo } from '../model/route.js';
+import type { LeaderBook } from '../model/upstream.js';
 
 /**
  * The metas the proxy may still call: every meta of every cached route, and

@@ -1,4 +1,4 @@
-import type { RouteState } from './routeTypes.js';
+import type { RouteState } from '../model/route.js';
 import { parseHostPort } from '../protocol/hostPort.js';
 
 /**

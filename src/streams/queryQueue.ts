@@ -1,5 +1,5 @@
 import { Observable, type Subscriber } from 'rxjs';
-import type { Query } from './queryTypes.js';
+import type { Query } from '../model/query.js';
 
 /**
  * The queries of one table that have no reply yet, as the table's pipeline

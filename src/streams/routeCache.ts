@@ -1,9 +1,9 @@
 import { NEVER, Observable, Subject, concat, of, retry, timer, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { LRUCache } from 'lru-cache';
 import type { BaseLogger } from 'pino';
-import { sameRouteState } from '../operators/distinctRouteStates.js';
+import { sameRouteState } from '../model/route.js';
 import { tableNameProblem } from './parseRoute.js';
-import type { RegistryHooks, RouteState } from './routeTypes.js';
+import type { RegistryHooks, RouteState } from '../model/route.js';
 
 export type RegistryLogger = Pick<BaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
 

@@ -1,6 +1,6 @@
-import { clusterKey } from './leaderBook.js';
-import type { RouteInfo, RouteState } from './routeTypes.js';
-import type { StatusRouteEnd } from './statusTypes.js';
+import { clusterKey } from '../model/leaderBook.js';
+import type { RouteInfo, RouteState } from '../model/route.js';
+import type { StatusRouteEnd } from '../model/statusTypes.js';
 
 /**
  * Route changes as the status page lists them, found by comparing the

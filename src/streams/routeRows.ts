@@ -1,6 +1,6 @@
-import type { ClusterRef } from './upstreamTypes.js';
-import type { RouteInfo, RouteRow } from './routeTypes.js';
-import { NO_CLIENTS, type ClientCounts } from './clientHostTypes.js';
+import type { ClusterRef } from '../model/upstream.js';
+import type { RouteInfo, RouteRow } from '../model/route.js';
+import { NO_CLIENTS, type ClientCounts } from '../model/clientHostTypes.js';
 
 /** Which meta last answered for a cluster (the leader book's `get`). */
 export type LeaderOf = (cluster: ClusterRef) => string | undefined;

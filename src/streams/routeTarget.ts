@@ -1,4 +1,4 @@
-import type { RouteState } from './routeTypes.js';
+import type { RouteState } from '../model/route.js';
 
 /** The body error a client gets for a table without a usable route (docs/DESIGN.md, request semantics). */
 export function routeError(state: Exclude<RouteState, { kind: 'route' }>) {

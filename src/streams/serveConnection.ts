@@ -8,10 +8,10 @@ import { encodeQueryConfigError } from '../protocol/response.js';
 import type { ProtocolError } from '../errors.js';
 import type { StringInterner } from '../protocol/intern.js';
 import type { RequestFrame } from '../protocol/types.js';
-import type { ClientConnection } from './connectionTypes.js';
+import type { ClientConnection } from '../model/connectionTypes.js';
 import { dispatchFrame, type DispatchContext } from './dispatchFrame.js';
-import type { ProxyHooks } from './proxyTypes.js';
-import type { Query, QueryOrigin } from './queryTypes.js';
+import type { ProxyHooks } from '../model/proxyTypes.js';
+import type { Query, QueryOrigin } from '../model/query.js';
 import type { TableRouter } from './tableRouter.js';
 
 export interface ServeOptions {

@@ -1,14 +1,14 @@
 import { EMPTY, Subject, catchError, exhaustMap, filter, map, take, tap, type Observable, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
-import type { MetricFamily } from './metricsTypes.js';
-import type { RouteInfo } from './routeTypes.js';
+import type { MetricFamily } from '../model/metricsTypes.js';
+import type { RouteInfo } from '../model/route.js';
 import { historyPoint, keepSample, readSample, rerouteGrowth, windowStats, type HistoryPoint, type MetricsSample, type WindowStats } from './statusModel.js';
 import type { ClientsOf } from './routeRows.js';
 import { attributeReroutes, createKnownRoutes, detectRouteChanges, recordChanges, type RouteChangeRecord } from './routeChanges.js';
 import { sampleWhileWatched } from '../operators/sampleWhileWatched.js';
 import { buildStatusView } from './statusView.js';
-import type { StatusBoard } from './statusTypes.js';
-import type { ClusterRef } from './upstreamTypes.js';
+import type { StatusBoard } from '../model/statusTypes.js';
+import type { ClusterRef } from '../model/upstream.js';
 
 export interface StatusBoardOptions {
   /** The registry's cached routes, read at each look and each sample. */

@@ -1,4 +1,4 @@
-import type { MetricFamily } from './metricsTypes.js';
+import type { MetricFamily } from '../model/metricsTypes.js';
 
 /**
  * The status page's arithmetic over samples of the proxy's own metrics: what a

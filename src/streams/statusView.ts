@@ -1,7 +1,7 @@
-import { clusterKey } from './leaderBook.js';
+import { clusterKey } from '../model/leaderBook.js';
 import { byTable, routeRow, type ClientsOf } from './routeRows.js';
 import type { RouteChangeRecord } from './routeChanges.js';
-import type { RouteInfo } from './routeTypes.js';
+import type { RouteInfo } from '../model/route.js';
 import type { HistoryPoint, TableStats, WindowStats } from './statusModel.js';
 import type {
   StatusBoardView,
@@ -12,8 +12,8 @@ import type {
   StatusRates,
   StatusRowHistory,
   StatusTableRow,
-} from './statusTypes.js';
-import type { ClusterRef } from './upstreamTypes.js';
+} from '../model/statusTypes.js';
+import type { ClusterRef } from '../model/upstream.js';
 
 export interface StatusViewInput {
   infos: readonly RouteInfo[];

@@ -5,10 +5,10 @@ import { callCluster, type CallClusterDeps } from '../operators/callCluster.js';
 import { distinctRouteStates } from '../operators/distinctRouteStates.js';
 import { startWithIfSilent } from '../operators/startWithIfSilent.js';
 import type { QueryQueue } from './queryQueue.js';
-import type { Query } from './queryTypes.js';
+import type { Query } from '../model/query.js';
 import { routeError } from './routeTarget.js';
-import type { RouteState } from './routeTypes.js';
-import type { Sweep } from './sweep.js';
+import type { RouteState } from '../model/route.js';
+import type { Sweep } from '../model/sweep.js';
 
 export interface TableRepliesDeps extends CallClusterDeps {
   sweep: Sweep;

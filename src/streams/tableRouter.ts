@@ -1,8 +1,8 @@
 import type { Subscription } from 'rxjs';
 import { QueryQueue } from './queryQueue.js';
-import type { Query, QueryHolder } from './queryTypes.js';
-import type { ProxyHooks } from './proxyTypes.js';
-import type { RouteRegistry, RouteState } from './routeTypes.js';
+import type { Query, QueryHolder } from '../model/query.js';
+import type { ProxyHooks } from '../model/proxyTypes.js';
+import type { RouteRegistry, RouteState } from '../model/route.js';
 import { tableReplies, type TableRepliesDeps } from './tableReplies.js';
 import type { Observable } from 'rxjs';
 

@@ -27,8 +27,8 @@ import { ConfigError } from '../errors.js';
 import { distinctRouteStates } from '../operators/distinctRouteStates.js';
 import { parseRoute } from './parseRoute.js';
 import { createRouteCache, type CachedRoute, type RegistryLogger } from './routeCache.js';
-import type { RegistryHooks, RouteInfo, RouteRegistry, RouteState } from './routeTypes.js';
-import type { ZkNodeEvent, ZkWatchSource } from './zkTypes.js';
+import type { RegistryHooks, RouteInfo, RouteRegistry, RouteState } from '../model/route.js';
+import type { ZkNodeEvent, ZkWatchSource } from '../model/zkTypes.js';
 
 export type { RegistryLogger } from './routeCache.js';
 export interface ZkRegistryDeps {

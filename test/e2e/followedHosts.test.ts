@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { run, type RunningProxy } from '../../src/main.js';
-import type { RouteRow } from '../../src/streams/routeTypes.js';
+import type { RouteRow } from '../../src/model/route.js';
 import { startSimCluster, type SimCluster } from '../../sim/cluster.js';
 import { TestClient } from '../support/pegasusClient.js';
 import { captureLogger } from '../metrics/logCapture.js';

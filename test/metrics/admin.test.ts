@@ -4,8 +4,8 @@ import { BehaviorSubject, NEVER } from 'rxjs';
 import type { Config } from '../../src/config/types.js';
 import { startAdminServer, type AdminServer, type TableRow } from '../../src/io/admin.js';
 import { createMetrics } from '../../src/io/metrics/createMetrics.js';
-import { createLeaderBook } from '../../src/streams/leaderBook.js';
-import type { RouteInfo, RouteRegistry } from '../../src/streams/routeTypes.js';
+import { createLeaderBook } from '../../src/model/leaderBook.js';
+import type { RouteInfo, RouteRegistry } from '../../src/model/route.js';
 import { captureLogger } from './logCapture.js';
 import { parsePromText, value } from './promText.js';
 

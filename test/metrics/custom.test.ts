@@ -7,7 +7,7 @@ import type { Config } from '../../src/config/types.js';
 import { ConfigError } from '../../src/errors.js';
 import { createMetrics } from '../../src/io/metrics/createMetrics.js';
 import { loadCustomMetrics } from '../../src/io/metrics/custom.js';
-import type { QueryFinished } from '../../src/streams/proxyTypes.js';
+import type { QueryFinished } from '../../src/model/proxyTypes.js';
 import { captureLogger } from './logCapture.js';
 import { find, parsePromText, value } from './promText.js';
 

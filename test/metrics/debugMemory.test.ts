@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BehaviorSubject, NEVER } from 'rxjs';
 import { startAdminServer, type AdminServer } from '../../src/io/admin.js';
 import { createMemoryReporter, type MemoryReport } from '../../src/io/debugMemory.js';
-import type { RouteRegistry } from '../../src/streams/routeTypes.js';
+import type { RouteRegistry } from '../../src/model/route.js';
 import { captureLogger } from './logCapture.js';
 
 const registry: RouteRegistry = { route: () => NEVER, tables: () => [], evicted$: NEVER, ready$: new BehaviorSubject(true), dispose() {} };

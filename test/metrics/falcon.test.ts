@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/types.js';
 import type { FalconItem } from '../../src/io/falcon.js';
 import { createMetrics } from '../../src/io/metrics/createMetrics.js';
-import type { Metrics } from '../../src/streams/metricsTypes.js';
+import type { Metrics } from '../../src/model/metricsTypes.js';
 import { captureLogger } from './logCapture.js';
 
 interface Agent {

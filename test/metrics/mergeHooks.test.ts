@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeHooks } from '../../src/streams/mergeHooks.js';
-import type { ProxyHooks } from '../../src/streams/proxyTypes.js';
+import type { ProxyHooks } from '../../src/model/proxyTypes.js';
 
 describe('mergeHooks', () => {
   it('calls every set that has a hook, in order, and leaves absent hooks absent', () => {

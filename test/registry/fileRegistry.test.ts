@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileWatcher } from '../../src/io/fileWatch.js';
 import { createFileRegistry } from '../../src/streams/fileRegistry.js';
-import type { FileSnapshot } from '../../src/streams/fileWatchTypes.js';
-import type { RouteRegistry, RouteState } from '../../src/streams/routeTypes.js';
+import type { FileSnapshot } from '../../src/model/fileWatchTypes.js';
+import type { RouteRegistry, RouteState } from '../../src/model/route.js';
 import { waitFor } from './support.js';
 
 let dir: string;

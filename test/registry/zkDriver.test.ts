@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ZooKeeperError } from '../../src/errors.js';
 import { createZooKeeperDriver, ZooKeeperOperationError, type ZooKeeperDriver } from '../../src/io/zookeeper.js';
-import type { ZkNodeEvent, ZkSessionState } from '../../src/streams/zkTypes.js';
+import type { ZkNodeEvent, ZkSessionState } from '../../src/model/zkTypes.js';
 import { fourLetterWord, startZooKeeper, type ZkServer } from '../support/zookeeper.js';
 import { sleep, waitFor } from './support.js';
 

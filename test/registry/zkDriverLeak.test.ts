@@ -11,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createZooKeeperDriver, type ZooKeeperDriver } from '../../src/io/zookeeper.js';
-import type { ZkNodeEvent } from '../../src/streams/zkTypes.js';
+import type { ZkNodeEvent } from '../../src/model/zkTypes.js';
 import { startZooKeeper, type ZkServer } from '../support/zookeeper.js';
 import { sleep } from './support.js';
 

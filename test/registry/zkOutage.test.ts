@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createZooKeeperDriver } from '../../src/io/zookeeper.js';
 import { createZkRegistry } from '../../src/streams/zkRegistry.js';
-import type { RouteState } from '../../src/streams/routeTypes.js';
+import type { RouteState } from '../../src/model/route.js';
 import { startZooKeeper, type ZkServer } from '../support/zookeeper.js';
 import { routeJson, waitFor } from './support.js';
 

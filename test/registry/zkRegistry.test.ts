@@ -2,7 +2,7 @@ import { tap } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createZooKeeperDriver, type ZooKeeperDriver } from '../../src/io/zookeeper.js';
 import { createZkRegistry } from '../../src/streams/zkRegistry.js';
-import type { RouteRegistry, RouteState } from '../../src/streams/routeTypes.js';
+import type { RouteRegistry, RouteState } from '../../src/model/route.js';
 import { startZooKeeper, type ZkServer } from '../support/zookeeper.js';
 import { routeJson, waitFor } from './support.js';
 

@@ -6,10 +6,10 @@ import type { Config } from '../../src/config/types.js';
 import { startAdminServer, type AdminServer } from '../../src/io/admin.js';
 import { createMetrics } from '../../src/io/metrics/createMetrics.js';
 import { parseStatusQuery } from '../../src/io/status/statusPage.js';
-import { createLeaderBook } from '../../src/streams/leaderBook.js';
+import { createLeaderBook } from '../../src/model/leaderBook.js';
 import { createStatusBoard } from '../../src/streams/statusBoard.js';
-import type { RouteInfo, RouteRegistry } from '../../src/streams/routeTypes.js';
-import type { StatusDocument } from '../../src/streams/statusTypes.js';
+import type { RouteInfo, RouteRegistry } from '../../src/model/route.js';
+import type { StatusDocument } from '../../src/model/statusTypes.js';
 import { captureLogger } from '../metrics/logCapture.js';
 import { parsePromText, value } from '../metrics/promText.js';
 

@@ -3,8 +3,8 @@ import type { Config } from '../../src/config/types.js';
 import { createMetrics } from '../../src/io/metrics/createMetrics.js';
 import { histogramQuantile, keepSample, readSample, windowStats, type MetricsSample } from '../../src/streams/statusModel.js';
 import { buildStatusView } from '../../src/streams/statusView.js';
-import type { RouteInfo } from '../../src/streams/routeTypes.js';
-import type { StatusQuery } from '../../src/streams/statusTypes.js';
+import type { RouteInfo } from '../../src/model/route.js';
+import type { StatusQuery } from '../../src/model/statusTypes.js';
 import { captureLogger } from '../metrics/logCapture.js';
 
 const metricConfig: Config['metric'] = {

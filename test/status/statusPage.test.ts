@@ -16,14 +16,14 @@ import { startSimCluster, type SimCluster } from '../../sim/cluster.js';
 import { startProxyProcess, type ProxyProcess } from '../support/proxyProcess.js';
 import { TestClient } from '../support/pegasusClient.js';
 import { adminUrl } from '../faults/harness.js';
-import type { StatusDocument } from '../../src/streams/statusTypes.js';
-import type { RouteInfo } from '../../src/streams/routeTypes.js';
+import type { StatusDocument } from '../../src/model/statusTypes.js';
+import type { RouteInfo } from '../../src/model/route.js';
 import { startAdminServer } from '../../src/io/admin.js';
 import { createStatusBoard } from '../../src/streams/statusBoard.js';
 import { buildStatusView } from '../../src/streams/statusView.js';
 import type { HistoryPoint, TablePoint, WindowStats } from '../../src/streams/statusModel.js';
 import type { RouteChangeRecord } from '../../src/streams/routeChanges.js';
-import type { StatusFleet } from '../../src/streams/statusTypes.js';
+import type { StatusFleet } from '../../src/model/statusTypes.js';
 import { captureLogger } from '../metrics/logCapture.js';
 
 const ROOT = '/pegasus-status';

@@ -1,11 +1,12 @@
 import { asyncScheduler, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createUpstreamPool, type UpstreamPool } from '../../src/io/upstream.js';
-import { clusterCall, type ClusterCallDeps } from '../../src/streams/clusterCall.js';
-import { createLeaderBook } from '../../src/streams/leaderBook.js';
-import { createSweep, type Sweep } from '../../src/streams/sweep.js';
+import type { ClusterCallDeps } from '../../src/model/clusterCall.js';
+import { clusterCall } from '../../src/streams/clusterCall.js';
+import { createLeaderBook } from '../../src/model/leaderBook.js';
+import { createSweep, type Sweep } from '../../src/model/sweep.js';
 import { captureLogger } from '../metrics/logCapture.js';
-import type { ClusterOutcome, MetaRequest } from '../../src/streams/upstreamTypes.js';
+import type { ClusterOutcome, MetaRequest } from '../../src/model/upstream.js';
 import { startSimCluster, type SimCluster, type SimClusterOptions } from '../../sim/cluster.js';
 import { decodeQueryConfigReply } from '../../sim/decode.js';
 import { identifyCluster } from '../../sim/identify.js';

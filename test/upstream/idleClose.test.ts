@@ -5,7 +5,7 @@
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createUpstreamPool, type UpstreamPool, type UpstreamPoolOptions } from '../../src/io/upstream.js';
-import type { MetaRequest } from '../../src/streams/upstreamTypes.js';
+import type { MetaRequest } from '../../src/model/upstream.js';
 import { namedMetas } from '../../src/streams/namedMetas.js';
 import { startSimCluster, type SimCluster } from '../../sim/cluster.js';
 import { queryConfigArgs } from '../../sim/wire.js';

@@ -4,7 +4,7 @@ import { firstValueFrom, lastValueFrom, toArray, merge, type Observable } from '
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamError } from '../../src/errors.js';
 import { createUpstreamPool, type UpstreamPool, type UpstreamPoolOptions } from '../../src/io/upstream.js';
-import type { MetaAnswer, MetaRequest } from '../../src/streams/upstreamTypes.js';
+import type { MetaAnswer, MetaRequest } from '../../src/model/upstream.js';
 import { startSimCluster, type SimCluster } from '../../sim/cluster.js';
 import { decodeQueryConfigReply } from '../../sim/decode.js';
 import { queryConfigOk, stamp } from '../../sim/replies.js';

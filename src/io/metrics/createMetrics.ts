@@ -1,10 +1,10 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/types.js';
-import type { Metrics } from '../../streams/metricsTypes.js';
-import type { ClientHostsReader } from '../../streams/clientHostTypes.js';
-import type { ProxyHooks, QueryFinished } from '../../streams/proxyTypes.js';
-import type { RegistryHooks, RouteRegistry } from '../../streams/routeTypes.js';
+import type { Metrics } from '../../model/metricsTypes.js';
+import type { ClientHostsReader } from '../../model/clientHostTypes.js';
+import type { ProxyHooks, QueryFinished } from '../../model/proxyTypes.js';
+import type { RegistryHooks, RouteRegistry } from '../../model/route.js';
 import { createFalconPusher } from '../falcon.js';
 import { childCache, createBoundedLabels } from './boundedLabels.js';
 import { createPromFacade, noopFacade } from './facade.js';

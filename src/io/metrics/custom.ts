@@ -4,8 +4,8 @@ import * as rx from 'rxjs';
 import { Observable, isObservable, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../errors.js';
-import type { CustomMetricFactory, CustomMetrics, MetricRegistryFacade } from '../../streams/metricsTypes.js';
-import type { QueryFinished } from '../../streams/proxyTypes.js';
+import type { CustomMetricFactory, CustomMetrics, MetricRegistryFacade } from '../../model/metricsTypes.js';
+import type { QueryFinished } from '../../model/proxyTypes.js';
 
 interface Attached {
   readonly path: string;

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { CounterHandle, GaugeHandle, MetricLabels, MetricRegistryFacade } from '../../streams/metricsTypes.js';
+import type { CounterHandle, GaugeHandle, MetricLabels, MetricRegistryFacade } from '../../model/metricsTypes.js';
 import { OTHER_LABEL } from './boundedLabels.js';
 
 /** Distinct label sets one custom metric may hold before new ones are counted under `other`. */

@@ -14,8 +14,8 @@ import type {
   StatusMeta,
   StatusRouteEnd,
   StatusTableRow,
-} from '../../../streams/statusTypes.js';
-import type { ClientCounts } from '../../../streams/clientHostTypes.js';
+} from '../../../model/statusTypes.js';
+import type { ClientCounts } from '../../../model/clientHostTypes.js';
 
 const POLL_MS = 1000;
 const REQUEST_TIMEOUT_MS = 5000;

@@ -1,4 +1,4 @@
-import type { RouteInfo } from './routeTypes.js';
+import type { RouteInfo } from './route.js';
 
 /**
  * Which client hosts asked for a table, and after its latest route change

@@ -1,6 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import type { ProxyHooks, QueryFinished } from './proxyTypes.js';
-import type { RegistryHooks, RouteRegistry } from './routeTypes.js';
+import type { RegistryHooks, RouteRegistry } from './route.js';
 import type { ClientHostsReader } from './clientHostTypes.js';
 
 /**

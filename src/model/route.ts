@@ -71,3 +71,23 @@ export interface RegistryHooks {
   zkRead?(table: string): void;
   cacheSize?(size: number): void;
 }
+
+/**
+ * True when two states send a request to the same place with the same outcome.
+ * A route's `version` is left out: rewriting a node with the same content bumps
+ * it, and re-emitting would cancel and re-issue every in-flight call for nothing.
+ */
+export function sameRouteState(a: RouteState, b: RouteState): boolean {
+  if (a.kind !== b.kind || a.table !== b.table) return false;
+  switch (a.kind) {
+    case 'route': {
+      const r = b as typeof a;
+      return a.cluster === r.cluster && a.metas.length === r.metas.length && a.metas.every((m, i) => m === r.metas[i]);
+    }
+    case 'missing':
+      return true;
+    case 'invalid':
+    case 'unavailable':
+      return a.reason === (b as typeof a).reason;
+  }
+}

@@ -1,4 +1,4 @@
-import type { ClusterRef, LeaderBook } from './upstreamTypes.js';
+import type { ClusterRef, LeaderBook } from './upstream.js';
 
 /**
  * Remembers which meta last gave a final answer for each cluster, so the next

@@ -1,4 +1,4 @@
-import type { RouteRow, RouteState } from './routeTypes.js';
+import type { RouteRow, RouteState } from './route.js';
 
 /** How the status page orders the tables. */
 export type StatusSort = 'table' | 'rate' | 'errors' | 'p99' | 'changed';

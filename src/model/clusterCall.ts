@@ -1,0 +1,389 @@
+import type { SchedulerLike } from 'rxjs';
+import { UpstreamError } from '../errors.js';
+import type { Sleeper, Sweep } from './sweep.js';
+import type {
+  CancelReason,
+  ClusterRef,
+  LeaderBook,
+  MetaAnswer,
+  MetaDispatcher,
+  MetaHandler,
+  MetaRequest,
+} from './upstream.js';
+
+export interface ClusterCallDeps {
+  dispatcher: MetaDispatcher;
+  leaders: LeaderBook;
+  /** Wakes calls at their deadlines, backup times and retries. */
+  sweep: Sweep;
+  /** No answer from the meta asked first within this long → ask every other meta too. */
+  backupDelayMs: number;
+  /** Pause before asking a meta again that said it is not ready, and between rounds. */
+  retryDelayMs: number;
+  scheduler: SchedulerLike;
+  /** One call to one meta ended: the error name it answered, the failure kind, or `cancelled`. */
+  recordCall?: (meta: string, result: string) => void;
+}
+
+/** Whoever waits for a cluster call: it has a deadline of its own. */
+export interface Waiter {
+  /** Scheduler time by which this waiter must have its outcome. */
+  readonly deadlineAt: number;
+}
+
+export type CallFailure = 'ERR_TIMEOUT' | 'ERR_NETWORK_FAILURE';
+
+/** Where a call's outcomes go. */
+export interface CallOwner<W extends Waiter> {
+  /** The cluster answered; every waiter still in `call.waiters` gets the answer. The call is over. */
+  answered(call: ClusterCall<W>, answer: MetaAnswer): void;
+  /** `waiter` gets no answer: its deadline passed (or there is nobody to ask). It has left `call.waiters`. */
+  failed(call: ClusterCall<W>, waiter: W, error: CallFailure, reason: string): void;
+  /**
+   * The call's own budget (its first waiter's) ran out while these waiters,
+   * which joined later, still have time: they need a call of their own. Comes
+   * after `ended`.
+   */
+  outlived(call: ClusterCall<W>, waiters: W[]): void;
+  /** The call is over, whatever the reason (after `answered`, the last `failed`, or the last `leave`). */
+  ended(call: ClusterCall<W>): void;
+}
+
+/** Answers that mean "ask this meta again shortly" (docs/PROTOCOL.md §6, Java client §7). */
+const NOT_READY: ReadonlySet<string> = new Set(['ERR_SERVICE_NOT_ACTIVE', 'ERR_UNDER_RECOVERY']);
+
+/** A ticket not known yet: `send` has not returned (a synchronous answer may come first). */
+const SENDING = -1;
+/** Not a call but a retry waiting for its time. */
+const RETRY = -2;
+
+/** One meta being asked, or waiting to be asked again. */
+interface Attempt {
+  meta: string;
+  ticket: number;
+  askedAt: number;
+  /** For a retry: when to ask again. */
+  retryAt: number;
+}
+
+/**
+ * Asks a cluster for its MetaServer leader's answer on behalf of every waiter
+ * with the same question (docs/PROTOCOL.md §6–7), as a value-level state machine:
+ * requests go out through the dispatcher, answers come back to `metaAnswered`
+ * / `metaFailed`, and time comes from one shared sweep. It owns no Observable,
+ * Subscription or timer.
+ *
+ * - The first meta asked is the last known leader, else `metas[0]`.
+ * - FORWARD naming a meta → ask that one (learning the address if new); FORWARD
+ *   naming none, or a failed call (refused, dropped) → the next meta not yet
+ *   asked this round, immediately. A forward is never an outcome.
+ * - SERVICE_NOT_ACTIVE / UNDER_RECOVERY → the same meta again after `retryDelayMs`.
+ * - No final answer `backupDelayMs` into a round → every meta not yet asked is
+ *   asked in parallel; the first final answer wins and every other call is cancelled.
+ * - A round ends when every meta has been asked and nothing is pending; the
+ *   next one starts `retryDelayMs` later. Forwards followed per round are
+ *   bounded, so two metas naming each other cannot loop.
+ * - Each waiter fails at its own deadline: `ERR_NETWORK_FAILURE` when every
+ *   call so far failed to connect and none is pending, else `ERR_TIMEOUT`. The
+ *   call itself lives no longer than its first waiter's budget: waiters that
+ *   joined later and have time left are handed back (`outlived`) for a fresh
+ *   call, so a request lost by a meta cannot hold a stream of identical
+ *   queries for ever.
+ * - Any other answer (OK, OBJECT_NOT_FOUND, header errors, ...) is final; the
+ *   meta that gave it is remembered as the cluster's leader.
+ */
+export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
+  readonly waiters: W[] = [];
+  wakeAt = Infinity;
+  /** Metas to ask; the route's own array until a forward names a new one. */
+  private metas: readonly string[];
+  private readonly maxForwards: number;
+  private readonly attempts: Attempt[] = [];
+  /** Metas asked this round (including those still pending). */
+  private tried: string[] = [];
+  /** A meta that answered anything during this call (for telling an outrun meta from a dropped call). */
+  private heard: string | undefined;
+  /** More than one meta answered something. */
+  private heardMore = false;
+  /** This round's backup time, or when the next round starts. */
+  private roundAt = Infinity;
+  private roundIsBackup = false;
+  private forwards = 0;
+  private unreachable = 0;
+  private reached = 0;
+  private lastProblem = 'no meta answered';
+  private deadlineAt = -Infinity;
+  private minWaiterDeadline = Infinity;
+  private startedAt = 0;
+  private over = false;
+
+  constructor(
+    private readonly deps: ClusterCallDeps,
+    readonly cluster: ClusterRef,
+    private readonly request: Pick<MetaRequest, 'name' | 'args'>,
+    private readonly owner: CallOwner<W>,
+    /** What the owner files the call under (the partition indices of its queries). */
+    readonly key = '',
+  ) {
+    this.metas = cluster.metas;
+    this.maxForwards = cluster.metas.length + 2;
+  }
+
+  /**
+   * Adds a waiter; the first one starts the call. False when the call is already over.
+   * @param now the scheduler's time, when the caller has it at hand
+   */
+  join(waiter: W, now?: number): boolean {
+    if (this.over) return false;
+    this.waiters.push(waiter);
+    // The call's budget is its first waiter's.
+    if (this.waiters.length === 1) this.deadlineAt = waiter.deadlineAt;
+    if (waiter.deadlineAt < this.minWaiterDeadline) {
+      this.minWaiterDeadline = waiter.deadlineAt;
+      if (this.waiters.length > 1) this.rearm();
+    }
+    if (this.waiters.length === 1) this.start(now ?? this.deps.scheduler.now());
+    return true;
+  }
+
+  /** Removes a waiter that no longer wants the answer; the last one leaving cancels the call. */
+  leave(waiter: W): void {
+    const i = this.waiters.indexOf(waiter);
+    if (i < 0) return;
+    this.waiters.splice(i, 1);
+    if (this.waiters.length === 0) {
+      this.stop('dropped');
+      this.owner.ended(this);
+      return;
+    }
+    if (waiter.deadlineAt === this.minWaiterDeadline) this.minWaiterDeadline = minDeadline(this.waiters);
+  }
+
+  /** Cancels the call: every meta call is dropped, no waiter hears anything more. */
+  cancel(): void {
+    if (this.over) return;
+    this.stop('dropped');
+    this.owner.ended(this);
+  }
+
+  get isOver(): boolean {
+    return this.over;
+  }
+
+  private start(now: number): void {
+    this.startedAt = now;
+    if (this.metas.length === 0) return this.failAll('ERR_NETWORK_FAILURE', `cluster ${this.cluster.name} has no meta address`);
+    if (this.deadlineAt <= now) return this.failAll('ERR_TIMEOUT', `no budget left to ask cluster ${this.cluster.name}`);
+    this.startRound(now);
+  }
+
+  private failAll(error: CallFailure, reason: string): void {
+    this.stop('dropped');
+    for (const waiter of this.waiters.splice(0)) this.owner.failed(this, waiter, error, reason);
+    this.owner.ended(this);
+  }
+
+  private startRound(now: number): void {
+    this.tried = [];
+    this.forwards = 0;
+    this.roundAt = now + this.deps.backupDelayMs;
+    this.roundIsBackup = true;
+    const known = this.deps.leaders.get(this.cluster);
+    this.ask(known ?? (this.metas[0] as string), now);
+    this.rearm();
+  }
+
+  private ask(meta: string, now: number): void {
+    if (this.over) return;
+    if (!this.tried.includes(meta)) this.tried.push(meta);
+    const attempt: Attempt = { meta, ticket: SENDING, askedAt: now, retryAt: Infinity };
+    this.attempts.push(attempt);
+    const sent = this.deps.dispatcher.send(meta, { name: this.request.name, args: this.request.args, timeoutMs: Math.max(0, this.deadlineAt - now) }, this);
+    if (typeof sent !== 'number') {
+      if (this.settle(attempt)) {
+        this.deps.recordCall?.(meta, sent instanceof UpstreamError ? sent.kind : 'error');
+        this.onFailure(meta, sent, now);
+      }
+      return;
+    }
+    // A synchronous outcome has settled the attempt already.
+    if (attempt.ticket === SENDING && this.attempts.includes(attempt)) attempt.ticket = sent;
+  }
+
+  metaAnswered(meta: string, ticket: number, answer: MetaAnswer): void {
+    const attempt = this.find(meta, ticket);
+    if (attempt === undefined || !this.settle(attempt)) return;
+    const r = answer.reply;
+    this.deps.recordCall?.(meta, r.bodyError ?? r.headerError);
+    this.onAnswer(meta, answer);
+  }
+
+  metaFailed(meta: string, ticket: number, error: Error): void {
+    const attempt = this.find(meta, ticket);
+    if (attempt === undefined || !this.settle(attempt)) return;
+    this.deps.recordCall?.(meta, error instanceof UpstreamError ? error.kind : 'error');
+    this.onFailure(meta, error, this.deps.scheduler.now());
+  }
+
+  private find(meta: string, ticket: number): Attempt | undefined {
+    for (const attempt of this.attempts) {
+      if (attempt.meta === meta && (attempt.ticket === ticket || attempt.ticket === SENDING)) return attempt;
+    }
+    return undefined;
+  }
+
+  /** Removes a pending attempt; false when it is gone already (or the call is over). */
+  private settle(attempt: Attempt): boolean {
+    if (this.over) return false;
+    const i = this.attempts.indexOf(attempt);
+    if (i < 0) return false;
+    this.attempts.splice(i, 1);
+    return true;
+  }
+
+  private busy(meta: string): boolean {
+    for (const attempt of this.attempts) if (attempt.meta === meta) return true;
+    return false;
+  }
+
+  private onAnswer(meta: string, answer: MetaAnswer): void {
+    this.reached++;
+    if (this.heard === undefined) this.heard = meta;
+    else if (this.heard !== meta) this.heardMore = true;
+    const r = answer.reply;
+    const err = r.headerError === 'ERR_OK' ? r.bodyError : undefined;
+    if (err === 'ERR_FORWARD_TO_OTHERS') {
+      const now = this.deps.scheduler.now();
+      const to = r.forward;
+      this.lastProblem = to === undefined ? `${meta} is not the leader and named none` : `${meta} forwarded to ${to}`;
+      if (to !== undefined && !this.tried.includes(to) && this.forwards < this.maxForwards) {
+        this.forwards++;
+        if (!this.metas.includes(to)) this.metas = [...this.metas, to];
+        this.ask(to, now);
+      } else if (to !== undefined && this.busy(to)) {
+        // The named leader is being asked already; this path ends here.
+        this.roundMaybeOver(now);
+      } else {
+        this.askNext(now);
+      }
+      return;
+    }
+    if (err !== undefined && NOT_READY.has(err)) {
+      const now = this.deps.scheduler.now();
+      this.lastProblem = `${meta} answered ${err}`;
+      this.attempts.push({ meta, ticket: RETRY, askedAt: now, retryAt: now + this.deps.retryDelayMs });
+      this.rearm();
+      return;
+    }
+    this.deps.leaders.set(this.cluster, meta);
+    this.stop('outrun-or-dropped');
+    this.owner.answered(this, answer);
+    this.owner.ended(this);
+  }
+
+  private onFailure(meta: string, error: unknown, now: number): void {
+    if (error instanceof UpstreamError && (error.kind === 'connect' || error.kind === 'timeout')) this.unreachable++;
+    else this.reached++;
+    this.lastProblem = `${meta}: ${error instanceof Error ? error.message : String(error)}`;
+    this.askNext(now);
+  }
+
+  private askNext(now: number): void {
+    const next = this.metas.find((m) => !this.tried.includes(m));
+    if (next === undefined) this.roundMaybeOver(now);
+    else this.ask(next, now);
+  }
+
+  private roundMaybeOver(now: number): void {
+    if (this.over || this.attempts.length > 0) return;
+    this.roundAt = now + this.deps.retryDelayMs;
+    this.roundIsBackup = false;
+    this.rearm();
+  }
+
+  /** Time has come for something: waiter deadlines first, then the round timer, then retries. */
+  wake(now: number): void {
+    if (this.over) return;
+    if (this.minWaiterDeadline <= now) {
+      const neverReached = this.reached === 0 && this.unreachable > 0 && this.attempts.length === 0;
+      const error: CallFailure = neverReached ? 'ERR_NETWORK_FAILURE' : 'ERR_TIMEOUT';
+      const expired = this.waiters.filter((w) => w.deadlineAt <= now);
+      const remaining = this.waiters.filter((w) => w.deadlineAt > now);
+      if (remaining.length === 0) this.stop('outrun-or-dropped');
+      this.waiters.splice(0, this.waiters.length, ...remaining);
+      this.minWaiterDeadline = minDeadline(remaining);
+      for (const waiter of expired) {
+        const reason = `cluster ${this.cluster.name} gave no answer within ${waiter.deadlineAt - this.startedAt} ms (${this.lastProblem})`;
+        this.owner.failed(this, waiter, error, reason);
+      }
+      if (remaining.length === 0) {
+        this.owner.ended(this);
+        return;
+      }
+    }
+    if (this.deadlineAt <= now) {
+      // Out of budget with waiters that still have time: they start afresh.
+      this.stop('outrun-or-dropped');
+      const outliving = this.waiters.splice(0);
+      this.owner.ended(this);
+      this.owner.outlived(this, outliving);
+      return;
+    }
+    if (this.roundAt <= now) {
+      this.roundAt = Infinity;
+      if (this.roundIsBackup) {
+        for (const m of [...this.metas]) if (!this.tried.includes(m)) this.ask(m, now);
+      } else {
+        this.startRound(now);
+      }
+      if (this.over) return;
+    }
+    for (const attempt of [...this.attempts]) {
+      if (attempt.ticket !== RETRY || attempt.retryAt > now || !this.settle(attempt)) continue;
+      this.ask(attempt.meta, now);
+      if (this.over) return;
+    }
+    this.rearm();
+  }
+
+  private rearm(): void {
+    if (this.over) return;
+    let at = Math.min(this.minWaiterDeadline, this.deadlineAt, this.roundAt);
+    for (const attempt of this.attempts) if (attempt.retryAt < at) at = attempt.retryAt;
+    this.wakeAt = at;
+    this.deps.sweep.arm(this);
+  }
+
+  /**
+   * Ends the call: every meta still being asked is cancelled. After an answer
+   * (or a deadline), a meta that stayed silent past the backup delay while
+   * another meta of the cluster answered is reported as outrun.
+   */
+  private stop(how: 'outrun-or-dropped' | 'dropped'): void {
+    if (this.over) return;
+    this.over = true;
+    this.deps.sweep.disarm(this);
+    if (this.attempts.length === 0) return;
+    const now = this.deps.scheduler.now();
+    for (const attempt of this.attempts.splice(0)) {
+      if (attempt.ticket === RETRY) continue;
+      let reason: CancelReason = 'dropped';
+      if (
+        how === 'outrun-or-dropped' &&
+        now - attempt.askedAt >= this.deps.backupDelayMs &&
+        this.heard !== undefined &&
+        (this.heard !== attempt.meta || this.heardMore)
+      ) {
+        reason = 'outrun';
+      }
+      this.deps.recordCall?.(attempt.meta, 'cancelled');
+      if (attempt.ticket >= 0) this.deps.dispatcher.cancel(attempt.meta, attempt.ticket, reason);
+    }
+  }
+}
+
+function minDeadline(waiters: readonly Waiter[]): number {
+  let min = Infinity;
+  for (const w of waiters) if (w.deadlineAt < min) min = w.deadlineAt;
+  return min;
+}
