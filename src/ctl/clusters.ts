@@ -1,6 +1,6 @@
 /**
  * Asking Pegasus clusters what they hold (and fencing their tables), the way the proxy asks them: through
- * the upstream pool and `clusterCall`, so a follower's forward is followed and
+ * the upstream pool and `askCluster`, so a follower's forward is followed and
  * a dead meta is skipped.
  */
 import { asyncScheduler, firstValueFrom } from 'rxjs';
@@ -11,8 +11,8 @@ import { RPC_LIST_APPS, RPC_QUERY_CONFIG } from '../protocol/errorCodes.js';
 import { APP_STATUS_ANY, encodeListAppsArgs, readListApps, type AppInfo } from '../protocol/listApps.js';
 import { encodeQueryConfigArgs } from '../protocol/request.js';
 import { encodeUpdateAppEnvArgs, readUpdateAppEnv, RPC_UPDATE_APP_ENV, type UpdateAppEnvRequest, type UpdateAppEnvResponse } from '../protocol/updateAppEnv.js';
-import type { ClusterCallDeps } from '../model/clusterCall.js';
-import { clusterCall } from '../streams/clusterCall.js';
+import type { LeaderFollowingCallDeps } from '../model/leaderFollowingCall.js';
+import { askCluster } from '../streams/askCluster.js';
 import { createLeaderBook } from '../model/leaderBook.js';
 import { createSweep } from '../model/sweep.js';
 import type { ClusterOutcome, MetaRequest } from '../model/upstream.js';
@@ -45,7 +45,7 @@ export function createClusterAsker(config: AskerConfig): ClusterAsker {
   const upstream = config.upstream;
   const pool = createUpstreamPool({ connectTimeoutMs: upstream.connectTimeoutMs, maxPendingCalls: upstream.maxPendingCalls });
   const sweep = createSweep(asyncScheduler, 5);
-  const deps: ClusterCallDeps = {
+  const deps: LeaderFollowingCallDeps = {
     dispatcher: pool,
     leaders: createLeaderBook(),
     sweep,
@@ -56,7 +56,7 @@ export function createClusterAsker(config: AskerConfig): ClusterAsker {
   const deadlineMs = upstream.defaultTimeoutMs;
 
   const ask = (cluster: ClusterRef, request: Omit<MetaRequest, 'timeoutMs'>): Promise<ClusterOutcome> =>
-    firstValueFrom(clusterCall(deps, cluster, request, deadlineMs));
+    firstValueFrom(askCluster(deps, cluster, request, deadlineMs));
 
   const failed = (cluster: ClusterRef, outcome: Extract<ClusterOutcome, { kind: 'failed' }>): Asked<never> => ({
     ok: false,

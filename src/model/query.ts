@@ -1,4 +1,4 @@
-import type { ClusterCall, Waiter } from './clusterCall.js';
+import type { LeaderFollowingCall, Waiter } from './leaderFollowingCall.js';
 
 /** Where a query's reply goes: the connection that sent it. */
 export interface QueryOrigin {
@@ -40,7 +40,7 @@ export interface Query extends Waiter {
   /** The cluster last asked for this query (a later route to another cluster is a reroute). */
   cluster: string | undefined;
   /** The cluster call this query waits on, while it waits on one. */
-  call: ClusterCall<Query> | undefined;
+  call: LeaderFollowingCall<Query> | undefined;
   /** The table pipeline holding the query, until it is answered. */
   holder: QueryHolder | undefined;
 }

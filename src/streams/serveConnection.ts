@@ -9,7 +9,7 @@ import type { ProtocolError } from '../errors.js';
 import type { StringInterner } from '../protocol/intern.js';
 import type { RequestFrame } from '../protocol/types.js';
 import type { ClientConnection } from '../model/connectionTypes.js';
-import { dispatchFrame, type DispatchContext } from './dispatchFrame.js';
+import { readRequest, type ReadRequestContext } from './readRequest.js';
 import type { ProxyHooks } from '../model/proxyTypes.js';
 import type { Query, QueryOrigin } from '../model/query.js';
 import type { TableRouter } from './tableRouter.js';
@@ -78,7 +78,7 @@ export function serveConnection(
  * (chunks → frames → replies → socket) plus the close listener, and the flow
  * control and partial-frame watch are built only when first needed.
  */
-class ConnectionServer implements ConnectionSession, QueryOrigin, DispatchContext {
+class ConnectionServer implements ConnectionSession, QueryOrigin, ReadRequestContext {
   readonly peer: string;
   readonly origin: QueryOrigin = this;
   now = 0;
@@ -218,7 +218,7 @@ class ConnectionServer implements ConnectionSession, QueryOrigin, DispatchContex
   private answer(frame: RequestFrame): Buffer | typeof LATER | undefined {
     const options = this.options;
     this.now = options.scheduler.now();
-    const result = dispatchFrame(frame, this);
+    const result = readRequest(frame, this);
     if (result === undefined || result instanceof Uint8Array) return result;
     options.hooks.queryReceived?.(result.table);
     const queries = (this.queries ??= new Set());

@@ -3,10 +3,10 @@ import { QueryQueue } from './queryQueue.js';
 import type { Query, QueryHolder } from '../model/query.js';
 import type { ProxyHooks } from '../model/proxyTypes.js';
 import type { RouteRegistry, RouteState } from '../model/route.js';
-import { tableReplies, type TableRepliesDeps } from './tableReplies.js';
+import { tablePipeline, type TablePipelineDeps } from './tablePipeline.js';
 import type { Observable } from 'rxjs';
 
-export interface TableRouterDeps extends TableRepliesDeps {
+export interface TableRouterDeps extends TablePipelineDeps {
   registry: Pick<RouteRegistry, 'route' | 'evicted$'>;
   hooks: Pick<ProxyHooks, 'queryFinished'>;
 }
@@ -24,8 +24,8 @@ export interface TableRouter {
 /** How often a table in use is reported to the registry's LRU (ms). */
 const TOUCH_INTERVAL_MS = 1000;
 
-/** One table's pipeline: its queue, and the subscription that runs it. */
-class TablePipeline implements QueryHolder {
+/** A table's pipeline while it runs: the queue it reads, and the subscription of `tablePipeline` over it. */
+class RunningPipeline implements QueryHolder {
   readonly queue = new QueryQueue();
   subscription: Subscription | undefined;
   /** No longer the table's pipeline (evicted or replaced): it ends once its queue is empty. */
@@ -61,7 +61,7 @@ class TablePipeline implements QueryHolder {
 
 /**
  * The proxy's tables: one long-lived pipeline per table the registry caches
- * (`tableReplies`), subscribed once, fed queries as values. The registry's
+ * (`tablePipeline`), subscribed once, fed queries as values. The registry's
  * cache decides which tables are kept: asking it for the route on every query
  * keeps its LRU order true, and a table it evicts has its pipeline ended once
  * the queries in it are answered. Nothing here is per query but a Set insert
@@ -69,9 +69,9 @@ class TablePipeline implements QueryHolder {
  */
 export function createTableRouter(deps: TableRouterDeps): TableRouter {
   const { registry, hooks, scheduler } = deps;
-  const pipelines = new Map<string, TablePipeline>();
+  const pipelines = new Map<string, RunningPipeline>();
 
-  const deliver = (pipeline: TablePipeline, query: Query): void => {
+  const deliver = (pipeline: RunningPipeline, query: Query): void => {
     pipeline.queue.remove(query);
     query.holder = undefined;
     if (hooks.queryFinished !== undefined) {
@@ -87,10 +87,10 @@ export function createTableRouter(deps: TableRouterDeps): TableRouter {
     pipeline.endIfDone();
   };
 
-  const open = (table: string, route$: Observable<RouteState>): TablePipeline => {
-    const pipeline = new TablePipeline(table, route$);
+  const open = (table: string, route$: Observable<RouteState>): RunningPipeline => {
+    const pipeline = new RunningPipeline(table, route$);
     pipelines.set(table, pipeline);
-    pipeline.subscription = tableReplies(route$, pipeline.queue, deps).subscribe((query) => deliver(pipeline, query));
+    pipeline.subscription = tablePipeline(route$, pipeline.queue, deps).subscribe((query) => deliver(pipeline, query));
     return pipeline;
   };
 

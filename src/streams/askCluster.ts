@@ -1,9 +1,9 @@
 import { Observable } from 'rxjs';
-import { ClusterCall, type ClusterCallDeps, type Waiter } from '../model/clusterCall.js';
+import { LeaderFollowingCall, type LeaderFollowingCallDeps, type Waiter } from '../model/leaderFollowingCall.js';
 import type { ClusterOutcome, ClusterRef, MetaRequest } from '../model/upstream.js';
 
 /**
- * One cluster call as an Observable, for callers that make a few (the
+ * One `LeaderFollowingCall` as an Observable, for callers that make a few (the
  * operator tool) and for marble tests: emits exactly one outcome, then
  * completes; unsubscribing cancels the call.
  *
@@ -20,15 +20,15 @@ import type { ClusterOutcome, ClusterRef, MetaRequest } from '../model/upstream.
  * @param request what to ask; `timeoutMs` is set per call from the budget left
  * @param deadlineMs budget from subscription to the failed outcome
  */
-export function clusterCall(
-  deps: ClusterCallDeps,
+export function askCluster(
+  deps: LeaderFollowingCallDeps,
   cluster: ClusterRef,
   request: Pick<MetaRequest, 'name' | 'args'>,
   deadlineMs: number,
 ): Observable<ClusterOutcome> {
   return new Observable<ClusterOutcome>((subscriber) => {
     const waiter: Waiter = { deadlineAt: deps.scheduler.now() + deadlineMs };
-    const call = new ClusterCall<Waiter>(deps, cluster, request, {
+    const call = new LeaderFollowingCall<Waiter>(deps, cluster, request, {
       answered: (_call, answer) => subscriber.next({ kind: 'answer', answer }),
       failed: (_call, _waiter, error, reason) => subscriber.next({ kind: 'failed', error, reason }),
       ended: () => subscriber.complete(),

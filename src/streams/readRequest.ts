@@ -8,7 +8,7 @@ import { budgetFor, deadlineMargin, type Query, type QueryOrigin } from '../mode
 
 const ONEWAY = 4;
 
-export interface DispatchContext {
+export interface ReadRequestContext {
   origin: QueryOrigin;
   /** Scheduler time now. */
   now: number;
@@ -29,7 +29,7 @@ export interface DispatchContext {
  * @throws ProtocolError when the message begin cannot be read: there is no
  *   seqid to answer under, so the frame is garbage and the connection closes.
  */
-export function dispatchFrame(frame: RequestFrame, context: DispatchContext): Buffer | Query | undefined {
+export function readRequest(frame: RequestFrame, context: ReadRequestContext): Buffer | Query | undefined {
   const begin = readMessageBegin(frame.body, context.names);
   if (begin.type === ONEWAY) return undefined;
   if (begin.name !== RPC_QUERY_CONFIG) return encodeHandlerNotFound(begin.name, begin.seqid);

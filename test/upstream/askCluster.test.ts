@@ -1,8 +1,8 @@
 import { asyncScheduler, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createUpstreamPool, type UpstreamPool } from '../../src/io/upstream.js';
-import type { ClusterCallDeps } from '../../src/model/clusterCall.js';
-import { clusterCall } from '../../src/streams/clusterCall.js';
+import type { LeaderFollowingCallDeps } from '../../src/model/leaderFollowingCall.js';
+import { askCluster } from '../../src/streams/askCluster.js';
 import { createLeaderBook } from '../../src/model/leaderBook.js';
 import { createSweep, type Sweep } from '../../src/model/sweep.js';
 import { captureLogger } from '../metrics/logCapture.js';
@@ -31,7 +31,7 @@ async function sim(o: Partial<SimClusterOptions> = {}): Promise<SimCluster> {
   return c;
 }
 
-function setup(): ClusterCallDeps & { pool: UpstreamPool } {
+function setup(): LeaderFollowingCallDeps & { pool: UpstreamPool } {
   const pool = createUpstreamPool({ connectTimeoutMs: 200, maxPendingCalls: 100, reconnectBackoff: { initialMs: 50, maxMs: 200 } });
   open.pools.push(pool);
   const sweep = createSweep(asyncScheduler);
@@ -42,13 +42,13 @@ function setup(): ClusterCallDeps & { pool: UpstreamPool } {
 const request = (table = 'temp'): MetaRequest => ({ name: QUERY, args: queryConfigArgs(table), timeoutMs: 0 });
 
 async function ask(
-  deps: ClusterCallDeps,
+  deps: LeaderFollowingCallDeps,
   cluster: { name: string; metas: string[] },
   deadlineMs = 2000,
   table = 'temp',
 ): Promise<{ outcome: ClusterOutcome; ms: number }> {
   const t0 = performance.now();
-  const outcome = await firstValueFrom(clusterCall(deps, cluster, request(table), deadlineMs));
+  const outcome = await firstValueFrom(askCluster(deps, cluster, request(table), deadlineMs));
   return { outcome, ms: performance.now() - t0 };
 }
 
@@ -57,7 +57,7 @@ function answered(o: ClusterOutcome) {
   return o.answer;
 }
 
-describe('clusterCall against simulated clusters', () => {
+describe('askCluster against simulated clusters', () => {
   it('finds the leader from a route that lists only a follower, and remembers it', async () => {
     const c = await sim({ leader: 2 });
     const deps = setup();
@@ -175,7 +175,7 @@ describe('clusterCall against simulated clusters', () => {
     const c = await sim();
     for (const i of [0, 1, 2]) c.setBehavior(i, { mode: 'silent' });
     const deps = setup();
-    const sub = clusterCall(deps, { name: 'A', metas: c.metas }, request(), 5000).subscribe();
+    const sub = askCluster(deps, { name: 'A', metas: c.metas }, request(), 5000).subscribe();
     await new Promise((r) => setTimeout(r, BACKUP_MS + 50));
     expect(deps.pool.stats().reduce((n, s) => n + s.pending, 0)).toBe(3);
     sub.unsubscribe();
@@ -197,7 +197,7 @@ describe('clusterCall against simulated clusters', () => {
     open.pools.push(pool);
     const sweep = createSweep(asyncScheduler);
     open.sweeps.push(sweep);
-    const deps: ClusterCallDeps = { dispatcher: pool, sweep, scheduler: asyncScheduler, leaders: createLeaderBook(), backupDelayMs: 50, retryDelayMs: 20 };
+    const deps: LeaderFollowingCallDeps = { dispatcher: pool, sweep, scheduler: asyncScheduler, leaders: createLeaderBook(), backupDelayMs: 50, retryDelayMs: 20 };
     const route = { name: 'A', metas: c.metas };
     // Meta 0 is asked first and stays silent; meta 1 answers (a forward to 0) once the backup goes out.
     for (let i = 0; i < 2; i++) expect((await ask(deps, route, 200)).outcome).toMatchObject({ kind: 'failed', error: 'ERR_TIMEOUT' });

@@ -2,8 +2,8 @@ import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { UpstreamError } from '../src/errors.js';
-import { ClusterCall, type ClusterCallDeps } from '../src/model/clusterCall.js';
-import { clusterCall } from '../src/streams/clusterCall.js';
+import { LeaderFollowingCall, type LeaderFollowingCallDeps } from '../src/model/leaderFollowingCall.js';
+import { askCluster } from '../src/streams/askCluster.js';
 import { createLeaderBook } from '../src/model/leaderBook.js';
 import { createSweep } from '../src/model/sweep.js';
 import type { ClusterOutcome, MetaAnswer, MetaRequest } from '../src/model/upstream.js';
@@ -41,12 +41,12 @@ function fakeCaller(calls: Record<string, Observable<unknown> | Observable<unkno
 
 type Caller = (meta: string, request: MetaRequest) => Observable<MetaAnswer>;
 
-function setup(overrides: Partial<ClusterCallDeps> = {}) {
+function setup(overrides: Partial<LeaderFollowingCallDeps> = {}) {
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
   const leaders = createLeaderBook();
   const sweep = createSweep(scheduler);
   const recorded: string[] = [];
-  const deps = (caller: Caller): ClusterCallDeps => ({
+  const deps = (caller: Caller): LeaderFollowingCallDeps => ({
     dispatcher: dispatcherFrom(caller).dispatcher,
     leaders,
     sweep,
@@ -61,7 +61,7 @@ function setup(overrides: Partial<ClusterCallDeps> = {}) {
 
 const won = (a: MetaAnswer): ClusterOutcome => ({ kind: 'answer', answer: a });
 
-describe('clusterCall', () => {
+describe('askCluster', () => {
   it('asks a backup after the delay; the first final answer wins and the rest are unsubscribed', () => {
     const { scheduler, leaders, deps } = setup();
     scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
@@ -72,7 +72,7 @@ describe('clusterCall', () => {
       //                 b asked at frame 3 (backup)
       const b = cold('-o', { o });
       const { caller } = fakeCaller({ a, b, c });
-      const result = clusterCall(deps(caller), CLUSTER, REQUEST, 10);
+      const result = askCluster(deps(caller), CLUSTER, REQUEST, 10);
 
       expectObservable(result).toBe('----(A|)', { A: won(o) });
       expectSubscriptions(a.subscriptions).toBe('^!');
@@ -92,7 +92,7 @@ describe('clusterCall', () => {
       const c = cold('-|');
       const { caller, asked } = fakeCaller({ a, b, c, d });
 
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 200)).toBe('---(A|)', { A: won(o) });
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 200)).toBe('---(A|)', { A: won(o) });
       expectSubscriptions(a.subscriptions).toBe('^!');
       expectSubscriptions(b.subscriptions).toBe('-^!');
       expectSubscriptions(d.subscriptions).toBe('--^!');
@@ -112,7 +112,7 @@ describe('clusterCall', () => {
       const c = cold('-|');
       const { caller } = fakeCaller({ a, b, c });
 
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 200)).toBe('---(A|)', { A: won(o) });
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 200)).toBe('---(A|)', { A: won(o) });
       expectSubscriptions(a.subscriptions).toBe('^-!');
       expectSubscriptions(b.subscriptions).toBe('--^!');
       expectSubscriptions(c.subscriptions).toBe([]);
@@ -130,7 +130,7 @@ describe('clusterCall', () => {
       const { caller } = fakeCaller({ a, b, c });
 
       // OBJECT_NOT_FOUND is final, like every answer that is not a forward or "not ready".
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 200)).toBe('-(A|)', { A: won(o) });
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 200)).toBe('-(A|)', { A: won(o) });
       expectSubscriptions(c.subscriptions).toBe('^!');
       expectSubscriptions(a.subscriptions).toBe([]);
       expectSubscriptions(b.subscriptions).toBe([]);
@@ -146,7 +146,7 @@ describe('clusterCall', () => {
       const a = cold('-o|', { o });
       const { caller } = fakeCaller({ a, old });
 
-      expectObservable(clusterCall(deps(caller), { name: 'c1', metas: ['a'] }, REQUEST, 200)).toBe('-(A|)', { A: won(o) });
+      expectObservable(askCluster(deps(caller), { name: 'c1', metas: ['a'] }, REQUEST, 200)).toBe('-(A|)', { A: won(o) });
       expectSubscriptions(old.subscriptions).toBe([]);
       expectSubscriptions(a.subscriptions).toBe('^!');
     });
@@ -163,7 +163,7 @@ describe('clusterCall', () => {
       const second = cold('   -o|', { o });
       const { caller, asked } = fakeCaller({ a: [first, second], b: cold('-|'), c: cold('-|') });
 
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 50)).toBe('----(A|)', { A: won(o) });
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 50)).toBe('----(A|)', { A: won(o) });
       expectSubscriptions(first.subscriptions).toBe('^!');
       expectSubscriptions(second.subscriptions).toBe('---^!');
       scheduler.flush();
@@ -182,7 +182,7 @@ describe('clusterCall', () => {
       const second = cold('  -h|', { h });
       const { caller } = fakeCaller({ a: [first, second], b: cold('-|'), c: cold('-|') });
 
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 50)).toBe('---(A|)', { A: won(h) });
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 50)).toBe('---(A|)', { A: won(h) });
       expectSubscriptions(second.subscriptions).toBe('--^!');
     });
   });
@@ -195,7 +195,7 @@ describe('clusterCall', () => {
       const c = cold('-');
       const { caller } = fakeCaller({ a, b, c });
 
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 10)).toBe('----------(T|)', {
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 10)).toBe('----------(T|)', {
         T: { kind: 'failed', error: 'ERR_TIMEOUT', reason: expect.stringContaining('within 10 ms') },
       });
       expectSubscriptions(a.subscriptions).toBe('^---------!');
@@ -213,7 +213,7 @@ describe('clusterCall', () => {
       const c = cold('#', undefined, refused('c'));
       const { caller } = fakeCaller({ a, b, c });
 
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 8)).toBe('--------(N|)', {
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 8)).toBe('--------(N|)', {
         N: { kind: 'failed', error: 'ERR_NETWORK_FAILURE', reason: expect.stringContaining('ECONNREFUSED c') },
       });
       // Rounds at 0, 3 and 6: each meta once per round, never in a tight loop.
@@ -229,7 +229,7 @@ describe('clusterCall', () => {
         b: cold('#', undefined, refused('b')),
         c: cold('#', undefined, refused('c')),
       });
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 5)).toBe('-----(T|)', {
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 5)).toBe('-----(T|)', {
         T: { kind: 'failed', error: 'ERR_TIMEOUT', reason: expect.any(String) },
       });
     });
@@ -243,7 +243,7 @@ describe('clusterCall', () => {
       const c = cold(' -o', { o });
       const { caller } = fakeCaller({ a, c });
       // `b` is not in the fake: asking it throws synchronously.
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 50)).toBe('--(A|)', { A: won(o) });
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 50)).toBe('--(A|)', { A: won(o) });
       expectSubscriptions(a.subscriptions).toBe('^!');
       expectSubscriptions(c.subscriptions).toBe('-^!');
     });
@@ -256,7 +256,7 @@ describe('clusterCall', () => {
       const b = cold('-f|', { f: answer('b', 'ERR_FORWARD_TO_OTHERS', 'a') });
       const { caller } = fakeCaller({ a, b });
 
-      expectObservable(clusterCall(deps(caller), { name: 'c1', metas: ['a', 'b'] }, REQUEST, 9)).toBe('---------(T|)', {
+      expectObservable(askCluster(deps(caller), { name: 'c1', metas: ['a', 'b'] }, REQUEST, 9)).toBe('---------(T|)', {
         T: { kind: 'failed', error: 'ERR_TIMEOUT', reason: expect.stringContaining('b forwarded to a') },
       });
       // Round 1 ends at 2 (both asked), round 2 starts at 5.
@@ -274,7 +274,7 @@ describe('clusterCall', () => {
       const c = cold('   --f|', { f: answer('c', 'ERR_FORWARD_TO_OTHERS', 'a') });
       const { caller, asked } = fakeCaller({ a, b, c });
 
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 20)).toBe('------(A|)', { A: won(o) });
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 20)).toBe('------(A|)', { A: won(o) });
       expectSubscriptions(a.subscriptions).toBe('^-----!');
       expectSubscriptions(b.subscriptions).toBe('---^!');
       expectSubscriptions(c.subscriptions).toBe('---^-!');
@@ -291,7 +291,7 @@ describe('clusterCall', () => {
       const c = cold('-');
       const { caller, asked } = fakeCaller({ a, b, c });
 
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 10), '-----!').toBe('-');
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 10), '-----!').toBe('-');
       expectSubscriptions(a.subscriptions).toBe('^----!');
       expectSubscriptions(b.subscriptions).toBe('---^-!');
       expectSubscriptions(c.subscriptions).toBe('---^-!');
@@ -305,10 +305,10 @@ describe('clusterCall', () => {
     scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const a = cold('-');
       const { caller } = fakeCaller({ a });
-      expectObservable(clusterCall(deps(caller), { name: 'c1', metas: [] }, REQUEST, 10)).toBe('(N|)', {
+      expectObservable(askCluster(deps(caller), { name: 'c1', metas: [] }, REQUEST, 10)).toBe('(N|)', {
         N: { kind: 'failed', error: 'ERR_NETWORK_FAILURE', reason: expect.stringContaining('no meta') },
       });
-      expectObservable(clusterCall(deps(caller), { name: 'c1', metas: ['a'] }, REQUEST, 0)).toBe('(T|)', {
+      expectObservable(askCluster(deps(caller), { name: 'c1', metas: ['a'] }, REQUEST, 0)).toBe('(T|)', {
         T: { kind: 'failed', error: 'ERR_TIMEOUT', reason: expect.any(String) },
       });
       expectSubscriptions(a.subscriptions).toBe([]);
@@ -325,7 +325,7 @@ describe('clusterCall', () => {
         c: cold('   -'),
       });
       // a fails at 2 → b at once (answers at 4); c is asked by the backup at 3 and cancelled at 4.
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 10)).toBe('----(A|)', { A: won(o) });
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 10)).toBe('----(A|)', { A: won(o) });
     });
     expect(recorded).toEqual(['a timeout', 'b ERR_OK', 'c cancelled']);
   });
@@ -336,7 +336,7 @@ describe('clusterCall', () => {
       // A header error comes with no body, so no body error either.
       const h: MetaAnswer = { meta: 'b', frame: Buffer.from('b'), reply: { headerError: 'ERR_HANDLER_NOT_FOUND', name: `${NAME}_ACK`, seqid: 1, seqidOffset: 20 } };
       const { caller } = fakeCaller({ a: cold('-#', undefined, new Error('boom')), b: cold(' -h', { h }) });
-      expectObservable(clusterCall(deps(caller), CLUSTER, REQUEST, 50)).toBe('--(A|)', { A: won(h) });
+      expectObservable(askCluster(deps(caller), CLUSTER, REQUEST, 50)).toBe('--(A|)', { A: won(h) });
     });
     expect(recorded).toEqual(['a error', 'b ERR_HANDLER_NOT_FOUND']);
   });
@@ -349,7 +349,7 @@ describe('clusterCall', () => {
       const fake = fakeCaller({ a: cold('-'), b: cold('-o', { o }), c: cold('--') });
       const { dispatcher, cancels: log } = dispatcherFrom(fake.caller);
       // a silent from 0; backup at 3 asks b and c; b answers at 4: a is outrun, c (asked 1 ms ago) just dropped.
-      expectObservable(clusterCall({ ...deps(fake.caller), dispatcher }, CLUSTER, REQUEST, 10)).toBe('----(A|)', { A: won(o) });
+      expectObservable(askCluster({ ...deps(fake.caller), dispatcher }, CLUSTER, REQUEST, 10)).toBe('----(A|)', { A: won(o) });
       scheduler.flush();
       cancels.push(...log);
     });
@@ -367,7 +367,7 @@ describe('clusterCall', () => {
       const { caller } = fakeCaller({ a });
       const failed: string[] = [];
       const outlived: string[] = [];
-      const call = new ClusterCall<{ deadlineAt: number; name: string }>(deps(caller), CLUSTER, REQUEST, {
+      const call = new LeaderFollowingCall<{ deadlineAt: number; name: string }>(deps(caller), CLUSTER, REQUEST, {
         answered: () => undefined,
         failed: (_c, w, error) => failed.push(`${w.name} ${error}@${scheduler.now()}`),
         ended: () => undefined,

@@ -2,12 +2,12 @@ import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 import { isPegasusError, type PegasusError } from '../protocol/errorCodes.js';
 import { setSeqid, stripHostPortFields, withSeqid } from '../protocol/metaReply.js';
 import { encodeQueryConfigError } from '../protocol/response.js';
-import { ClusterCall, type CallFailure, type CallOwner, type ClusterCallDeps } from '../model/clusterCall.js';
+import { LeaderFollowingCall, type CallFailure, type CallOwner, type LeaderFollowingCallDeps } from '../model/leaderFollowingCall.js';
 import type { Query } from '../model/query.js';
 import type { Route } from '../model/route.js';
 import type { ClusterRef, MetaAnswer } from '../model/upstream.js';
 
-export interface CallClusterDeps extends ClusterCallDeps {
+export interface AnswerFromClusterDeps extends LeaderFollowingCallDeps {
   /** Whether answers from this cluster lose their hp_* fields (legacy clients). */
   dropHostPortFields(cluster: string): boolean;
   /** A query pending for the table is now sent to another cluster than before. */
@@ -16,7 +16,7 @@ export interface CallClusterDeps extends ClusterCallDeps {
 
 /**
  * Answers every query that reaches it from one route's cluster: identical
- * queries (same partition indices) in flight together share one cluster call,
+ * queries (same partition indices) in flight together share one `LeaderFollowingCall`,
  * and each gets the answer under its own seqid. Emits each query once, when it
  * has its reply (`reply`, `code`, `cluster` set). Unsubscribing cancels every
  * call; the queries keep no reply and stay the source's to re-issue.
@@ -31,7 +31,7 @@ export interface CallClusterDeps extends ClusterCallDeps {
  * @param route the cluster and metas this inner serves (a route change is a new inner)
  * @param deps the cluster call's drivers and policy, plus the hp_* option and the reroute hook
  */
-export function callCluster(route: Route, deps: CallClusterDeps): OperatorFunction<Query, Query> {
+export function answerFromCluster(route: Route, deps: AnswerFromClusterDeps): OperatorFunction<Query, Query> {
   return (source) =>
     new Observable<Query>((subscriber) => {
       const inner = new RouteCalls(subscriber, route, deps);
@@ -47,14 +47,14 @@ export function callCluster(route: Route, deps: CallClusterDeps): OperatorFuncti
  * the call it starts (or joins).
  */
 class RouteCalls extends Subscriber<Query> implements CallOwner<Query> {
-  private readonly calls = new Map<string, ClusterCall<Query>>();
+  private readonly calls = new Map<string, LeaderFollowingCall<Query>>();
   private readonly drop: boolean;
   private readonly cluster: ClusterRef;
 
   constructor(
     private readonly replies: Subscriber<Query>,
     private readonly route: Route,
-    private readonly deps: CallClusterDeps,
+    private readonly deps: AnswerFromClusterDeps,
   ) {
     super(replies);
     this.drop = deps.dropHostPortFields(route.cluster);
@@ -75,14 +75,14 @@ class RouteCalls extends Subscriber<Query> implements CallOwner<Query> {
     }
     let call = this.calls.get(query.key);
     if (call === undefined) {
-      call = new ClusterCall<Query>(this.deps, this.cluster, query, this, query.key);
+      call = new LeaderFollowingCall<Query>(this.deps, this.cluster, query, this, query.key);
       this.calls.set(query.key, call);
     }
     query.call = call;
     call.join(query, now);
   }
 
-  answered(call: ClusterCall<Query>, answer: MetaAnswer): void {
+  answered(call: LeaderFollowingCall<Query>, answer: MetaAnswer): void {
     const waiters = call.waiters;
     const last = waiters.length - 1;
     const failure = headerFailure(answer);
@@ -103,18 +103,18 @@ class RouteCalls extends Subscriber<Query> implements CallOwner<Query> {
     }
   }
 
-  failed(_call: ClusterCall<Query>, query: Query, error: CallFailure): void {
+  failed(_call: LeaderFollowingCall<Query>, query: Query, error: CallFailure): void {
     query.call = undefined;
     query.reply = encodeQueryConfigError(error, query.seqid);
     query.code = error;
     this.replies.next(query);
   }
 
-  ended(call: ClusterCall<Query>): void {
+  ended(call: LeaderFollowingCall<Query>): void {
     if (this.calls.get(call.key) === call) this.calls.delete(call.key);
   }
 
-  outlived(_call: ClusterCall<Query>, queries: Query[]): void {
+  outlived(_call: LeaderFollowingCall<Query>, queries: Query[]): void {
     // Re-issued as if they had just come: identical ones share a new call again.
     for (const query of queries) {
       query.call = undefined;

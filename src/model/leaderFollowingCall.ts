@@ -11,7 +11,7 @@ import type {
   MetaRequest,
 } from './upstream.js';
 
-export interface ClusterCallDeps {
+export interface LeaderFollowingCallDeps {
   dispatcher: MetaDispatcher;
   leaders: LeaderBook;
   /** Wakes calls at their deadlines, backup times and retries. */
@@ -36,17 +36,17 @@ export type CallFailure = 'ERR_TIMEOUT' | 'ERR_NETWORK_FAILURE';
 /** Where a call's outcomes go. */
 export interface CallOwner<W extends Waiter> {
   /** The cluster answered; every waiter still in `call.waiters` gets the answer. The call is over. */
-  answered(call: ClusterCall<W>, answer: MetaAnswer): void;
+  answered(call: LeaderFollowingCall<W>, answer: MetaAnswer): void;
   /** `waiter` gets no answer: its deadline passed (or there is nobody to ask). It has left `call.waiters`. */
-  failed(call: ClusterCall<W>, waiter: W, error: CallFailure, reason: string): void;
+  failed(call: LeaderFollowingCall<W>, waiter: W, error: CallFailure, reason: string): void;
   /**
    * The call's own budget (its first waiter's) ran out while these waiters,
    * which joined later, still have time: they need a call of their own. Comes
    * after `ended`.
    */
-  outlived(call: ClusterCall<W>, waiters: W[]): void;
+  outlived(call: LeaderFollowingCall<W>, waiters: W[]): void;
   /** The call is over, whatever the reason (after `answered`, the last `failed`, or the last `leave`). */
-  ended(call: ClusterCall<W>): void;
+  ended(call: LeaderFollowingCall<W>): void;
 }
 
 /** Answers that mean "ask this meta again shortly" (docs/PROTOCOL.md §6, Java client §7). */
@@ -92,7 +92,7 @@ interface Attempt {
  * - Any other answer (OK, OBJECT_NOT_FOUND, header errors, ...) is final; the
  *   meta that gave it is remembered as the cluster's leader.
  */
-export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
+export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleeper {
   readonly waiters: W[] = [];
   wakeAt = Infinity;
   /** Metas to ask; the route's own array until a forward names a new one. */
@@ -118,7 +118,7 @@ export class ClusterCall<W extends Waiter> implements MetaHandler, Sleeper {
   private over = false;
 
   constructor(
-    private readonly deps: ClusterCallDeps,
+    private readonly deps: LeaderFollowingCallDeps,
     readonly cluster: ClusterRef,
     private readonly request: Pick<MetaRequest, 'name' | 'args'>,
     private readonly owner: CallOwner<W>,

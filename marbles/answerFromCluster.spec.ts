@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { map, type Observable } from 'rxjs';
-import { callCluster, type CallClusterDeps } from '../src/operators/callCluster.js';
+import { answerFromCluster, type AnswerFromClusterDeps } from '../src/operators/answerFromCluster.js';
 import { createLeaderBook } from '../src/model/leaderBook.js';
 import type { Query } from '../src/model/query.js';
 import type { Route } from '../src/model/route.js';
@@ -14,7 +14,7 @@ const testScheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));
 const A: Route = { kind: 'route', table: 't', cluster: 'A', metas: [metaOf('A')], version: 1 };
 const described = map((q: Query) => describeReply(q.reply!));
 
-function deps(scheduler: TestScheduler, calls: Observable<MetaAnswer>[], extra: Partial<CallClusterDeps> = {}): CallClusterDeps {
+function deps(scheduler: TestScheduler, calls: Observable<MetaAnswer>[], extra: Partial<AnswerFromClusterDeps> = {}): AnswerFromClusterDeps {
   return {
     dispatcher: dispatcherFrom(() => calls.shift()!).dispatcher,
     leaders: createLeaderBook(),
@@ -27,7 +27,7 @@ function deps(scheduler: TestScheduler, calls: Observable<MetaAnswer>[], extra: 
   };
 }
 
-describe('callCluster', () => {
+describe('answerFromCluster', () => {
   it('shares one call between identical queries; each gets the answer under its own seqid', () => {
     const scheduler = testScheduler();
     scheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
@@ -40,7 +40,7 @@ describe('callCluster', () => {
       const one = cold('         ---------o|', { o: answer('A') });
       const two = cold('            ----p|', { p: answer('A') });
       const expected = '         -------b-(ac)';
-      expectObservable(queries.pipe(callCluster(A, deps(scheduler, [one, two])), described)).toBe(expected, {
+      expectObservable(queries.pipe(answerFromCluster(A, deps(scheduler, [one, two])), described)).toBe(expected, {
         a: 'A#1',
         b: 'A#2',
         c: 'A#3',
@@ -58,7 +58,7 @@ describe('callCluster', () => {
       const reroutes: string[] = [];
       const call = cold('-o|', { o: answer('A') });
       expectObservable(
-        queries.pipe(callCluster(A, deps(scheduler, [call], { rerouted: (t, from, to) => reroutes.push(`${t} ${from}→${to}`) })), described),
+        queries.pipe(answerFromCluster(A, deps(scheduler, [call], { rerouted: (t, from, to) => reroutes.push(`${t} ${from}→${to}`) })), described),
       ).toBe('-a', { a: 'A#1' });
       scheduler.flush();
       expect(reroutes).toEqual(['t B→A']);
@@ -69,7 +69,7 @@ describe('callCluster', () => {
     const scheduler = testScheduler();
     scheduler.run(({ hot, expectObservable }) => {
       const queries = hot<Query>('---a', { a: queryOf(0, { seqid: 1, budgetMs: 2 }) });
-      expectObservable(queries.pipe(callCluster(A, deps(scheduler, [])), described)).toBe('---a', { a: 'ERR_TIMEOUT#1' });
+      expectObservable(queries.pipe(answerFromCluster(A, deps(scheduler, [])), described)).toBe('---a', { a: 'ERR_TIMEOUT#1' });
     });
   });
 
@@ -79,7 +79,7 @@ describe('callCluster', () => {
       const queries = hot<Query>('a-b-', { a: queryOf(0, { seqid: 1 }), b: queryOf(0, { seqid: 2, indices: [3] }) });
       const one = cold('-----o|', { o: answer('A') });
       const two = cold('  ---o|', { o: answer('A') });
-      expectObservable(queries.pipe(callCluster(A, deps(scheduler, [one, two])), described), '^--!').toBe('----');
+      expectObservable(queries.pipe(answerFromCluster(A, deps(scheduler, [one, two])), described), '^--!').toBe('----');
       expectSubscriptions(one.subscriptions).toBe('^--!');
       expectSubscriptions(two.subscriptions).toBe('--^!');
     });

@@ -1,16 +1,16 @@
 import { switchMap, type Observable, type SchedulerLike } from 'rxjs';
 import { answerAtDeadline } from '../operators/answerAtDeadline.js';
 import { answerWith } from '../operators/answerWith.js';
-import { callCluster, type CallClusterDeps } from '../operators/callCluster.js';
+import { answerFromCluster, type AnswerFromClusterDeps } from '../operators/answerFromCluster.js';
 import { distinctRouteStates } from '../operators/distinctRouteStates.js';
 import { startWithIfSilent } from '../operators/startWithIfSilent.js';
 import type { QueryQueue } from './queryQueue.js';
 import type { Query } from '../model/query.js';
-import { routeError } from './routeTarget.js';
+import { routeError } from './routeError.js';
 import type { RouteState } from '../model/route.js';
 import type { Sweep } from '../model/sweep.js';
 
-export interface TableRepliesDeps extends CallClusterDeps {
+export interface TablePipelineDeps extends AnswerFromClusterDeps {
   sweep: Sweep;
   scheduler: SchedulerLike;
 }
@@ -35,13 +35,13 @@ export interface TableRepliesDeps extends CallClusterDeps {
  * Until the route stream says anything (a ZooKeeper read in progress), a query
  * waits at most until its deadline, then gets `ERR_ZOOKEEPER_OPERATION`.
  */
-export function tableReplies(route$: Observable<RouteState>, queue: QueryQueue, deps: TableRepliesDeps): Observable<Query> {
+export function tablePipeline(route$: Observable<RouteState>, queue: QueryQueue, deps: TablePipelineDeps): Observable<Query> {
   return route$.pipe(
     distinctRouteStates(),
     startWithIfSilent(undefined),
     switchMap((state) => {
       if (state === undefined) return queue.pending$.pipe(answerAtDeadline('ERR_ZOOKEEPER_OPERATION', deps.sweep, deps.scheduler));
-      if (state.kind === 'route') return queue.pending$.pipe(callCluster(state, deps));
+      if (state.kind === 'route') return queue.pending$.pipe(answerFromCluster(state, deps));
       return queue.pending$.pipe(answerWith(routeError(state)));
     }),
   );
