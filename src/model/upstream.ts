@@ -68,7 +68,6 @@ export type ClusterOutcome =
   | { kind: 'answer'; answer: MetaAnswer }
   | { kind: 'failed'; error: 'ERR_TIMEOUT' | 'ERR_NETWORK_FAILURE'; reason: string };
 
-/** Which meta last answered for each cluster. Passed in, never a module singleton. */
 /** A cluster as a route names it. */
 export interface ClusterRef {
   name: string;

@@ -2,10 +2,11 @@
  * Table routes read from ZooKeeper, one shared replayed stream per table.
  *
  * A table's stream is built on its first request: it reads `<root>/<table>`
- * once (a cache miss, counted by `hooks.zkRead`) and keeps a watch on it. An
- * LRU of `capacity` tables holds one keep-alive subscription per table, so a
- * cached table's latest route is always at hand; eviction drops that
- * subscription and, once no request uses the stream either, the watch.
+ * once (a cache miss, counted by `hooks.zkRead`) and keeps a watch on it. The
+ * route cache (`createRouteCache`, an LRU of `capacity` tables) keeps that watch
+ * running while the table is cached, observed or not, so a cached table's
+ * latest route is always at hand; eviction stops the watch once nothing
+ * observes the stream either.
  */
 import {
   connect,
