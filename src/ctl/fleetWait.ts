@@ -13,6 +13,8 @@ import type { RouteTarget } from './routeStore.js';
 export interface FleetAccess {
   /** `zookeeper.instances_path`, for messages. */
   path: string;
+  /** `zookeeper.root`: where this command writes the routes. */
+  routesRoot: string;
   read(): Promise<FleetInstance[]>;
   ask(instance: FleetInstance, paths: readonly string[], timeoutMs: number): Promise<InstanceAnswer>;
 }
@@ -21,7 +23,8 @@ export interface FleetAccess {
 export type InstanceRouteState =
   | { instance: string; status: 'serving'; afterMs: number; serving: string[]; notCached: string[] }
   | { instance: string; status: 'lagging'; stale: Array<{ table: string; serves: string }> }
-  | { instance: string; status: 'unreachable'; reason: string };
+  | { instance: string; status: 'unreachable'; reason: string }
+  | { instance: string; status: 'elsewhere'; routesRoot: string };
 
 /** Each asked path answers within this; the whole wait is bounded by its own limit. */
 const ASK_TIMEOUT_MS = 2000;
@@ -59,6 +62,8 @@ export async function waitForRoutes(
   const metas = target.metas.join(',');
   return Promise.all(
     instances.map(async (instance): Promise<InstanceRouteState> => {
+      // It reads its routes elsewhere: it will never serve these, however long we wait.
+      if (instance.routesRoot !== null && instance.routesRoot !== fleet.routesRoot) return { instance: instance.name, status: 'elsewhere', routesRoot: instance.routesRoot };
       // Nothing to poll: the instance serves no admin endpoint.
       if (instance.admin === null) return { instance: instance.name, status: 'unreachable', reason: 'no admin endpoint (admin.listen is off), so it cannot be asked' };
       for (;;) {
@@ -97,6 +102,8 @@ export function describeRouteState(state: InstanceRouteState, target: RouteTarge
       return `LAGGING instance ${state.instance}: still serves ${state.stale.map((s) => `${s.serves} for ${s.table}`).join(', ')}`;
     case 'unreachable':
       return `UNREACHABLE instance ${state.instance}: ${state.reason}`;
+    case 'elsewhere':
+      return `LAGGING instance ${state.instance}: reads its routes under ${state.routesRoot}, not where this switch wrote them`;
   }
 }
 

@@ -130,6 +130,7 @@ export async function runCtl(env: CtlEnv): Promise<number> {
     ...(config.zookeeper !== undefined && {
       fleet: {
         path: config.zookeeper.instancesPath,
+        routesRoot: config.zookeeper.root,
         read: () => (env.readFleet ?? readFleet)(config),
         ask: askInstance,
       },
