@@ -380,7 +380,7 @@ describe('askCluster', () => {
       scheduler.flush();
       expect(failed).toEqual(['short ERR_TIMEOUT@3']);
       expect(outlived).toEqual(['long@3']);
-      expect(call.isOver).toBe(true);
+      expect(call.state).toBe('failed');
     });
   });
 });

@@ -32,6 +32,49 @@ describe('createRouteCache', () => {
     });
   });
 
+  it('is the one place route states are de-duplicated: a repeated state reaches no observer twice', () => {
+    const scheduler = testScheduler();
+    const a = route('t1', 'c1', 0);
+    const x = route('t1', 'c1', 1); // a rewritten: another version, same cluster and metas
+    const b = route('t1', 'c2', 2);
+    const m: RouteState = { kind: 'missing', table: 't1' };
+    scheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const feed = hot<RouteState>('--a--x--b--m--m--a--', { a, x, b, m });
+      const changed: string[] = [];
+      const cache = createRouteCache({
+        capacity: 2,
+        now: () => scheduler.now(),
+        feed: () => feed,
+        changed: (entry, state) => void changed.push(`${entry.table} ${state.kind === 'route' ? state.cluster : state.kind}@${scheduler.now()}`),
+      });
+      expectObservable(cache.route('t1')).toBe('       --a-----b--m-----a--', { a, b, m });
+      // A second observer from frame 4 gets the latest at once, then the same changes.
+      cold('----x').subscribe(() => expectObservable(cache.route('t1')).toBe('----a---b--m-----a--', { a, b, m }));
+      expectSubscriptions(feed.subscriptions).toBe('^-------------------');
+      scheduler.flush();
+      expect(changed).toEqual(['t1 c1@2', 't1 c2@8', 't1 missing@11', 't1 c1@17']);
+    });
+  });
+
+  it('publish hands every fed table its state, a change only, also an evicted one still observed', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const cache = createRouteCache({ capacity: 1, now: () => scheduler.now(), feed: (table) => cold<RouteState>('a', { a: route(table, 'c1') }) });
+      const t1 = cache.route('t1');
+      expectObservable(t1).toBe('a-b--c', { a: route('t1', 'c1'), b: route('t1', 'c2', 2), c: route('t1', 'c5', 5) });
+      // t2 evicts t1 at 1, which its observer keeps fed.
+      const t2: string[] = [];
+      cold('-x').subscribe(() => cache.route('t2').subscribe((s) => void t2.push(`${s.kind === 'route' ? s.cluster : s.kind}@${scheduler.now()}`)));
+      const cluster = (n: number) => (table: string) => route(table, `c${n}`, n);
+      cold('--x--y').subscribe({ next: () => cache.publish(cluster(scheduler.now())) });
+      // The same target again: nobody hears it.
+      cold('---x').subscribe(() => cache.publish(cluster(2)));
+      scheduler.flush();
+      expect(t2).toEqual(['c1@1', 'c2@2', 'c5@5']);
+      expect(cache.size).toBe(1);
+    });
+  });
+
   it('says which tables leave: the least recently used on overflow, all on dispose', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold, flush }) => {

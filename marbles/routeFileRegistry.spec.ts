@@ -132,4 +132,27 @@ describe('fileRegistry', () => {
       expect(registry.tables().map((t) => t.table)).toEqual(['t2']);
     });
   });
+
+  it('a file watch that fails is logged and restarted; the routes stay, a repeat reaches nobody', () => {
+    const scheduler = setup();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      // Loads V1, fails at 2; the restart at 102 reads V1 again (no news), then V2 at 104.
+      const watches = [cold<FileSnapshot>('a-#', { a: V1 }), cold<FileSnapshot>('a-c', { a: V1, c: V2 })];
+      const logged: Array<{ file: string; attempt: number; restartInMs: number }> = [];
+      let n = 0;
+      const registry = createFileRegistry({
+        file: '/etc/routes.yaml',
+        watch: () => watches[n++]!,
+        scheduler,
+        logger: { debug() {}, info() {}, warn() {}, error: (o: { file: string; attempt: number; restartInMs: number }) => void logged.push({ file: o.file, attempt: o.attempt, restartInMs: o.restartInMs }) },
+      });
+      expectObservable(registry.route('t1')).toBe('a 103ms c', { a: route('t1', 'c1', 1), c: route('t1', 'c3', 3) });
+      expectSubscriptions(watches[0]!.subscriptions).toBe('^-!');
+      expectSubscriptions(watches[1]!.subscriptions).toBe('102ms ^');
+      scheduler.flush();
+      expect(logged).toEqual([{ file: '/etc/routes.yaml', attempt: 1, restartInMs: 100 }]);
+      // The restart went on from the routes in force: V2 is the third good load, not the second.
+      expect(registry.tables()).toEqual([{ table: 't1', state: route('t1', 'c3', 3), stale: false, changedAt: 104 }]);
+    });
+  });
 });

@@ -1,7 +1,5 @@
-import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { sameRouteState, type RouteState } from '../src/model/route.js';
-import { distinctRouteStates } from '../src/operators/distinctRouteStates.js';
 import { metaAddressProblem, parseRoute, tableNameProblem } from '../src/streams/parseRoute.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -60,37 +58,17 @@ describe('parseRoute', () => {
   });
 });
 
-describe('distinctRouteStates', () => {
+describe('sameRouteState', () => {
   const route = (cluster: string, metas: string[], version: number): RouteState => ({ kind: 'route', table: 't', cluster, metas, version });
   const a = route('c1', ['m:1'], 0);
   const a2 = route('c1', ['m:1'], 1);
   const b = route('c2', ['m:1'], 2);
   const m: RouteState = { kind: 'missing', table: 't' };
 
-  it('drops a state equal to the previous one, whatever its version (the JSDoc diagram)', () => {
-    const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
-    scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
-      const source = hot('  --a--x--b--m--m--a--|', { a, x: a2, b, m });
-      const sourceSubs = '  ^-------------------!';
-      const expected = '    --a-----b--m-----a--|';
-      expectObservable(source.pipe(distinctRouteStates())).toBe(expected, { a, b, m });
-      expectSubscriptions(source.subscriptions).toBe(sourceSubs);
-    });
-  });
-
-  it('passes errors through and unsubscribes early', () => {
-    const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
-    scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
-      const source = hot('--a--x--#', { a, x: a2 });
-      expectObservable(source.pipe(distinctRouteStates())).toBe('--a-----#', { a });
-      expectSubscriptions(source.subscriptions).toBe('^-------!');
-      const other = hot('--a--b--', { a, b });
-      expectObservable(other.pipe(distinctRouteStates()), '^---!').toBe('--a--', { a });
-      expectSubscriptions(other.subscriptions).toBe('^---!');
-    });
-  });
-
-  it('compares metas in order, and reasons of failures', () => {
+  it('ignores the version, compares cluster, metas in order, and reasons of failures', () => {
+    expect(sameRouteState(a, a2)).toBe(true);
+    expect(sameRouteState(a, b)).toBe(false);
+    expect(sameRouteState(m, { kind: 'missing', table: 't' })).toBe(true);
     expect(sameRouteState(route('c', ['a:1', 'b:1'], 0), route('c', ['b:1', 'a:1'], 0))).toBe(false);
     expect(sameRouteState({ kind: 'invalid', table: 't', reason: 'x' }, { kind: 'invalid', table: 't', reason: 'y' })).toBe(false);
     expect(sameRouteState(m, { kind: 'missing', table: 'u' })).toBe(false);

@@ -1,5 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import { UpstreamError } from '../errors.js';
+import { nextMeta, type MetaSituation, type NextMeta } from './nextMeta.js';
 import type { Sleeper, Sweep } from './sweep.js';
 import type {
   CancelReason,
@@ -35,7 +36,7 @@ export type CallFailure = 'ERR_TIMEOUT' | 'ERR_NETWORK_FAILURE';
 
 /** Where a call's outcomes go. */
 export interface CallOwner<W extends Waiter> {
-  /** The cluster answered; every waiter still in `call.waiters` gets the answer. The call is over. */
+  /** The cluster answered; every waiter still in `call.waiters` gets the answer. The call has ended (`answered`). */
   answered(call: LeaderFollowingCall<W>, answer: MetaAnswer): void;
   /** `waiter` gets no answer: its deadline passed (or there is nobody to ask). It has left `call.waiters`. */
   failed(call: LeaderFollowingCall<W>, waiter: W, error: CallFailure, reason: string): void;
@@ -45,26 +46,43 @@ export interface CallOwner<W extends Waiter> {
    * after `ended`.
    */
   outlived(call: LeaderFollowingCall<W>, waiters: W[]): void;
-  /** The call is over, whatever the reason (after `answered`, the last `failed`, or the last `leave`). */
+  /** The call has ended, whatever the reason (after `answered`, the last `failed`, or the last `leave`). */
   ended(call: LeaderFollowingCall<W>): void;
 }
 
 /** Answers that mean "ask this meta again shortly" (docs/PROTOCOL.md §6, Java client §7). */
 const NOT_READY: ReadonlySet<string> = new Set(['ERR_SERVICE_NOT_ACTIVE', 'ERR_UNDER_RECOVERY']);
 
-/** A ticket not known yet: `send` has not returned (a synchronous answer may come first). */
-const SENDING = -1;
-/** Not a call but a retry waiting for its time. */
-const RETRY = -2;
+/** Where a call is; the last three are final. */
+export type CallState =
+  /** No waiter has joined yet. */
+  | 'idle'
+  /** A round is under way: metas asked, retries waiting, the backup time ahead. */
+  | 'asking'
+  /** The round ended with no answer and nothing pending: the next one starts after `retryDelayMs`. */
+  | 'waitingRetry'
+  /** A final answer went to the waiters. */
+  | 'answered'
+  /** No answer: every waiter failed, or the call's budget ran out and its waiters were handed back. */
+  | 'failed'
+  /** The last waiter left, or the owner cancelled. */
+  | 'cancelled';
 
-/** One meta being asked, or waiting to be asked again. */
+/** One meta being asked. */
 interface Attempt {
   meta: string;
-  ticket: number;
+  /** Undefined until `send` returns (a synchronous answer may come first). */
+  ticket: number | undefined;
   askedAt: number;
-  /** For a retry: when to ask again. */
-  retryAt: number;
 }
+
+/** A meta that said it is not ready, to be asked again at `at`. */
+interface Retry {
+  meta: string;
+  at: number;
+}
+
+const NONE: readonly string[] = [];
 
 /**
  * Asks a cluster for its MetaServer leader's answer on behalf of every waiter
@@ -73,6 +91,16 @@ interface Attempt {
  * / `metaFailed`, and time comes from one shared sweep. It owns no Observable,
  * Subscription or timer.
  *
+ * ```
+ * idle ─join→ asking ─final answer→ answered
+ *              │  ▲
+ *   round over │  │ retryDelayMs later
+ *              ▼  │
+ *          waitingRetry            any state ─deadlines / budget→ failed
+ *                                  any state ─last leave / cancel→ cancelled
+ * ```
+ *
+ * Which meta to ask is `nextMeta`'s choice (src/model/nextMeta.ts):
  * - The first meta asked is the last known leader, else `metas[0]`.
  * - FORWARD naming a meta → ask that one (learning the address if new); FORWARD
  *   naming none, or a failed call (refused, dropped) → the next meta not yet
@@ -95,19 +123,22 @@ interface Attempt {
 export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleeper {
   readonly waiters: W[] = [];
   wakeAt = Infinity;
+  private current: CallState = 'idle';
   /** Metas to ask; the route's own array until a forward names a new one. */
   private metas: readonly string[];
   private readonly maxForwards: number;
+  /** Calls in flight. */
   private readonly attempts: Attempt[] = [];
+  /** Metas that said they are not ready, waiting for their time. */
+  private readonly retries: Retry[] = [];
   /** Metas asked this round (including those still pending). */
   private tried: string[] = [];
   /** A meta that answered anything during this call (for telling an outrun meta from a dropped call). */
   private heard: string | undefined;
   /** More than one meta answered something. */
   private heardMore = false;
-  /** This round's backup time, or when the next round starts. */
+  /** `asking`: this round's backup time; `waitingRetry`: when the next round starts. */
   private roundAt = Infinity;
-  private roundIsBackup = false;
   private forwards = 0;
   private unreachable = 0;
   private reached = 0;
@@ -115,7 +146,6 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
   private deadlineAt = -Infinity;
   private minWaiterDeadline = Infinity;
   private startedAt = 0;
-  private over = false;
 
   constructor(
     private readonly deps: LeaderFollowingCallDeps,
@@ -129,12 +159,21 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
     this.maxForwards = cluster.metas.length + 2;
   }
 
+  get state(): CallState {
+    return this.current;
+  }
+
+  /** Answered, failed or cancelled: nothing more happens. */
+  get ended(): boolean {
+    return this.current === 'answered' || this.current === 'failed' || this.current === 'cancelled';
+  }
+
   /**
-   * Adds a waiter; the first one starts the call. False when the call is already over.
+   * Adds a waiter; the first one starts the call. False when the call has ended.
    * @param now the scheduler's time, when the caller has it at hand
    */
   join(waiter: W, now?: number): boolean {
-    if (this.over) return false;
+    if (this.ended) return false;
     this.waiters.push(waiter);
     // The call's budget is its first waiter's.
     if (this.waiters.length === 1) this.deadlineAt = waiter.deadlineAt;
@@ -152,7 +191,7 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
     if (i < 0) return;
     this.waiters.splice(i, 1);
     if (this.waiters.length === 0) {
-      this.stop('dropped');
+      this.end('cancelled');
       this.owner.ended(this);
       return;
     }
@@ -161,13 +200,9 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
 
   /** Cancels the call: every meta call is dropped, no waiter hears anything more. */
   cancel(): void {
-    if (this.over) return;
-    this.stop('dropped');
+    if (this.ended) return;
+    this.end('cancelled');
     this.owner.ended(this);
-  }
-
-  get isOver(): boolean {
-    return this.over;
   }
 
   private start(now: number): void {
@@ -178,25 +213,65 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
   }
 
   private failAll(error: CallFailure, reason: string): void {
-    this.stop('dropped');
+    this.end('failed');
     for (const waiter of this.waiters.splice(0)) this.owner.failed(this, waiter, error, reason);
     this.owner.ended(this);
   }
 
   private startRound(now: number): void {
+    this.current = 'asking';
     this.tried = [];
     this.forwards = 0;
     this.roundAt = now + this.deps.backupDelayMs;
-    this.roundIsBackup = true;
-    const known = this.deps.leaders.get(this.cluster);
-    this.ask(known ?? (this.metas[0] as string), now);
+    this.follow(nextMeta({ kind: 'roundStart', leader: this.deps.leaders.get(this.cluster) }, this.situation()), now);
     this.rearm();
   }
 
+  /** Nothing left to ask this round and nothing pending: the next round starts after the retry delay. */
+  private endRound(now: number): void {
+    this.current = 'waitingRetry';
+    this.roundAt = now + this.deps.retryDelayMs;
+    this.rearm();
+  }
+
+  private situation(): MetaSituation {
+    return { metas: this.metas, tried: this.tried, forwards: this.forwards, maxForwards: this.maxForwards, busy: this.busy() };
+  }
+
+  /** Metas with a call in flight or a retry waiting. */
+  private busy(): readonly string[] {
+    if (this.attempts.length === 0 && this.retries.length === 0) return NONE;
+    return [...this.attempts.map((a) => a.meta), ...this.retries.map((r) => r.meta)];
+  }
+
+  /** Does what `nextMeta` chose. */
+  private follow(next: NextMeta, now: number): void {
+    switch (next.kind) {
+      case 'ask':
+        if (next.forwarded) {
+          this.forwards++;
+          if (!this.metas.includes(next.meta)) this.metas = [...this.metas, next.meta];
+        }
+        this.ask(next.meta, now);
+        return;
+      case 'askEach':
+        for (const meta of next.metas) {
+          // A synchronous outcome of an earlier one may have asked this meta, or ended the call.
+          if (this.ended) return;
+          if (!this.tried.includes(meta)) this.ask(meta, now);
+        }
+        return;
+      case 'wait':
+        return;
+      case 'roundOver':
+        this.endRound(now);
+        return;
+    }
+  }
+
   private ask(meta: string, now: number): void {
-    if (this.over) return;
     if (!this.tried.includes(meta)) this.tried.push(meta);
-    const attempt: Attempt = { meta, ticket: SENDING, askedAt: now, retryAt: Infinity };
+    const attempt: Attempt = { meta, ticket: undefined, askedAt: now };
     this.attempts.push(attempt);
     const sent = this.deps.dispatcher.send(meta, { name: this.request.name, args: this.request.args, timeoutMs: Math.max(0, this.deadlineAt - now) }, this);
     if (typeof sent !== 'number') {
@@ -207,7 +282,7 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
       return;
     }
     // A synchronous outcome has settled the attempt already.
-    if (attempt.ticket === SENDING && this.attempts.includes(attempt)) attempt.ticket = sent;
+    if (attempt.ticket === undefined && this.attempts.includes(attempt)) attempt.ticket = sent;
   }
 
   metaAnswered(meta: string, ticket: number, answer: MetaAnswer): void {
@@ -227,23 +302,17 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
 
   private find(meta: string, ticket: number): Attempt | undefined {
     for (const attempt of this.attempts) {
-      if (attempt.meta === meta && (attempt.ticket === ticket || attempt.ticket === SENDING)) return attempt;
+      if (attempt.meta === meta && (attempt.ticket === ticket || attempt.ticket === undefined)) return attempt;
     }
     return undefined;
   }
 
-  /** Removes a pending attempt; false when it is gone already (or the call is over). */
+  /** Removes an attempt in flight; false when it is gone already (settled, or the call ended). */
   private settle(attempt: Attempt): boolean {
-    if (this.over) return false;
     const i = this.attempts.indexOf(attempt);
     if (i < 0) return false;
     this.attempts.splice(i, 1);
     return true;
-  }
-
-  private busy(meta: string): boolean {
-    for (const attempt of this.attempts) if (attempt.meta === meta) return true;
-    return false;
   }
 
   private onAnswer(meta: string, answer: MetaAnswer): void {
@@ -253,30 +322,19 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
     const r = answer.reply;
     const err = r.headerError === 'ERR_OK' ? r.bodyError : undefined;
     if (err === 'ERR_FORWARD_TO_OTHERS') {
-      const now = this.deps.scheduler.now();
       const to = r.forward;
       this.lastProblem = to === undefined ? `${meta} is not the leader and named none` : `${meta} forwarded to ${to}`;
-      if (to !== undefined && !this.tried.includes(to) && this.forwards < this.maxForwards) {
-        this.forwards++;
-        if (!this.metas.includes(to)) this.metas = [...this.metas, to];
-        this.ask(to, now);
-      } else if (to !== undefined && this.busy(to)) {
-        // The named leader is being asked already; this path ends here.
-        this.roundMaybeOver(now);
-      } else {
-        this.askNext(now);
-      }
+      this.follow(nextMeta({ kind: 'forward', to }, this.situation()), this.deps.scheduler.now());
       return;
     }
     if (err !== undefined && NOT_READY.has(err)) {
-      const now = this.deps.scheduler.now();
       this.lastProblem = `${meta} answered ${err}`;
-      this.attempts.push({ meta, ticket: RETRY, askedAt: now, retryAt: now + this.deps.retryDelayMs });
+      this.retries.push({ meta, at: this.deps.scheduler.now() + this.deps.retryDelayMs });
       this.rearm();
       return;
     }
     this.deps.leaders.set(this.cluster, meta);
-    this.stop('outrun-or-dropped');
+    this.end('answered');
     this.owner.answered(this, answer);
     this.owner.ended(this);
   }
@@ -285,91 +343,91 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
     if (error instanceof UpstreamError && (error.kind === 'connect' || error.kind === 'timeout')) this.unreachable++;
     else this.reached++;
     this.lastProblem = `${meta}: ${error instanceof Error ? error.message : String(error)}`;
-    this.askNext(now);
+    this.follow(nextMeta({ kind: 'failed' }, this.situation()), now);
   }
 
-  private askNext(now: number): void {
-    const next = this.metas.find((m) => !this.tried.includes(m));
-    if (next === undefined) this.roundMaybeOver(now);
-    else this.ask(next, now);
-  }
-
-  private roundMaybeOver(now: number): void {
-    if (this.over || this.attempts.length > 0) return;
-    this.roundAt = now + this.deps.retryDelayMs;
-    this.roundIsBackup = false;
-    this.rearm();
-  }
-
-  /** Time has come for something: waiter deadlines first, then the round timer, then retries. */
+  /** Time has come for something: waiter deadlines first, then the call's budget, the round timer, retries. */
   wake(now: number): void {
-    if (this.over) return;
+    if (this.ended) return;
     if (this.minWaiterDeadline <= now) {
-      const neverReached = this.reached === 0 && this.unreachable > 0 && this.attempts.length === 0;
-      const error: CallFailure = neverReached ? 'ERR_NETWORK_FAILURE' : 'ERR_TIMEOUT';
-      const expired = this.waiters.filter((w) => w.deadlineAt <= now);
-      const remaining = this.waiters.filter((w) => w.deadlineAt > now);
-      if (remaining.length === 0) this.stop('outrun-or-dropped');
-      this.waiters.splice(0, this.waiters.length, ...remaining);
-      this.minWaiterDeadline = minDeadline(remaining);
-      for (const waiter of expired) {
-        const reason = `cluster ${this.cluster.name} gave no answer within ${waiter.deadlineAt - this.startedAt} ms (${this.lastProblem})`;
-        this.owner.failed(this, waiter, error, reason);
-      }
-      if (remaining.length === 0) {
-        this.owner.ended(this);
-        return;
-      }
+      this.failExpiredWaiters(now);
+      // Every waiter failed, or the owner cancelled while hearing of one.
+      if (this.ended) return;
     }
-    if (this.deadlineAt <= now) {
-      // Out of budget with waiters that still have time: they start afresh.
-      this.stop('outrun-or-dropped');
-      const outliving = this.waiters.splice(0);
-      this.owner.ended(this);
-      this.owner.outlived(this, outliving);
-      return;
-    }
-    if (this.roundAt <= now) {
-      this.roundAt = Infinity;
-      if (this.roundIsBackup) {
-        for (const m of [...this.metas]) if (!this.tried.includes(m)) this.ask(m, now);
-      } else {
-        this.startRound(now);
-      }
-      if (this.over) return;
-    }
-    for (const attempt of [...this.attempts]) {
-      if (attempt.ticket !== RETRY || attempt.retryAt > now || !this.settle(attempt)) continue;
-      this.ask(attempt.meta, now);
-      if (this.over) return;
-    }
+    if (this.deadlineAt <= now) return this.outlive();
+    if (this.roundAt <= now) this.roundTimeCame(now);
+    this.askDueRetries(now);
     this.rearm();
+  }
+
+  /** Each waiter whose deadline passed fails; the call ends with the last one. */
+  private failExpiredWaiters(now: number): void {
+    const neverReached = this.reached === 0 && this.unreachable > 0 && this.attempts.length === 0 && this.retries.length === 0;
+    const error: CallFailure = neverReached ? 'ERR_NETWORK_FAILURE' : 'ERR_TIMEOUT';
+    const expired = this.waiters.filter((w) => w.deadlineAt <= now);
+    const remaining = this.waiters.filter((w) => w.deadlineAt > now);
+    if (remaining.length === 0) this.end('failed');
+    this.waiters.splice(0, this.waiters.length, ...remaining);
+    this.minWaiterDeadline = minDeadline(remaining);
+    for (const waiter of expired) {
+      const reason = `cluster ${this.cluster.name} gave no answer within ${waiter.deadlineAt - this.startedAt} ms (${this.lastProblem})`;
+      this.owner.failed(this, waiter, error, reason);
+    }
+    if (remaining.length === 0) this.owner.ended(this);
+  }
+
+  /** Out of budget with waiters that still have time: they start afresh. */
+  private outlive(): void {
+    this.end('failed');
+    const outliving = this.waiters.splice(0);
+    this.owner.ended(this);
+    this.owner.outlived(this, outliving);
+  }
+
+  /** The backup time of a round under way, or the start of the next one. */
+  private roundTimeCame(now: number): void {
+    this.roundAt = Infinity;
+    if (this.current === 'asking') this.follow(nextMeta({ kind: 'backup' }, this.situation()), now);
+    else this.startRound(now);
+  }
+
+  private askDueRetries(now: number): void {
+    if (this.retries.length === 0) return;
+    for (const retry of [...this.retries]) {
+      if (retry.at > now) continue;
+      const i = this.retries.indexOf(retry);
+      // Gone: the call ended (a synchronous final answer to an earlier retry).
+      if (i < 0) continue;
+      this.retries.splice(i, 1);
+      this.ask(retry.meta, now);
+    }
   }
 
   private rearm(): void {
-    if (this.over) return;
+    if (this.ended) return;
     let at = Math.min(this.minWaiterDeadline, this.deadlineAt, this.roundAt);
-    for (const attempt of this.attempts) if (attempt.retryAt < at) at = attempt.retryAt;
+    for (const retry of this.retries) if (retry.at < at) at = retry.at;
     this.wakeAt = at;
     this.deps.sweep.arm(this);
   }
 
   /**
-   * Ends the call: every meta still being asked is cancelled. After an answer
-   * (or a deadline), a meta that stayed silent past the backup delay while
-   * another meta of the cluster answered is reported as outrun.
+   * Ends the call in `state`: every meta still being asked is cancelled. After
+   * an answer or a deadline, a meta that stayed silent past the backup delay
+   * while another meta of the cluster answered is reported as outrun; a call
+   * cancelled reports every meta as dropped.
    */
-  private stop(how: 'outrun-or-dropped' | 'dropped'): void {
-    if (this.over) return;
-    this.over = true;
+  private end(state: 'answered' | 'failed' | 'cancelled'): void {
+    if (this.ended) return;
+    this.current = state;
     this.deps.sweep.disarm(this);
+    this.retries.length = 0;
     if (this.attempts.length === 0) return;
     const now = this.deps.scheduler.now();
     for (const attempt of this.attempts.splice(0)) {
-      if (attempt.ticket === RETRY) continue;
       let reason: CancelReason = 'dropped';
       if (
-        how === 'outrun-or-dropped' &&
+        state !== 'cancelled' &&
         now - attempt.askedAt >= this.deps.backupDelayMs &&
         this.heard !== undefined &&
         (this.heard !== attempt.meta || this.heardMore)
@@ -377,7 +435,7 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
         reason = 'outrun';
       }
       this.deps.recordCall?.(attempt.meta, 'cancelled');
-      if (attempt.ticket >= 0) this.deps.dispatcher.cancel(attempt.meta, attempt.ticket, reason);
+      if (attempt.ticket !== undefined) this.deps.dispatcher.cancel(attempt.meta, attempt.ticket, reason);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 import { isPegasusError, type PegasusError } from '../protocol/errorCodes.js';
 import { setSeqid, stripHostPortFields, withSeqid } from '../protocol/metaReply.js';
 import { encodeQueryConfigError } from '../protocol/response.js';
@@ -34,34 +34,43 @@ export interface AnswerFromClusterDeps extends LeaderFollowingCallDeps {
 export function answerFromCluster(route: Route, deps: AnswerFromClusterDeps): OperatorFunction<Query, Query> {
   return (source) =>
     new Observable<Query>((subscriber) => {
-      const inner = new RouteCalls(subscriber, route, deps);
-      source.subscribe(inner);
-      return inner;
+      const calls = new RouteCalls(subscriber, route, deps);
+      const queries = source.subscribe({
+        next: (query) => calls.ask(query),
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        queries.unsubscribe();
+        calls.cancelAll();
+      };
     });
 }
 
 /**
- * One route's calls and the queries waiting on them, as one Subscriber that
- * is also the calls' owner: it lives as long as the route does, so its state
- * is in fields, and a query passes through it with no object of its own but
- * the call it starts (or joins).
+ * One route's calls and the queries waiting on them, in a plain object that
+ * the operator's observer hands each query to and that is also the calls'
+ * owner: it lives as long as the route does, so its state is in fields, and a
+ * query passes through it with no object of its own but the call it starts
+ * (or joins).
  */
-class RouteCalls extends Subscriber<Query> implements CallOwner<Query> {
+class RouteCalls implements CallOwner<Query> {
   private readonly calls = new Map<string, LeaderFollowingCall<Query>>();
   private readonly drop: boolean;
   private readonly cluster: ClusterRef;
+  /** The subscription ended: queries handed back by a call wait for the next inner. */
+  private closed = false;
 
   constructor(
     private readonly replies: Subscriber<Query>,
     private readonly route: Route,
     private readonly deps: AnswerFromClusterDeps,
   ) {
-    super(replies);
     this.drop = deps.dropHostPortFields(route.cluster);
     this.cluster = { name: route.cluster, metas: route.metas };
   }
 
-  protected override _next(query: Query): void {
+  ask(query: Query): void {
     const cluster = this.route.cluster;
     const previous = query.cluster;
     query.cluster = cluster;
@@ -118,13 +127,14 @@ class RouteCalls extends Subscriber<Query> implements CallOwner<Query> {
     // Re-issued as if they had just come: identical ones share a new call again.
     for (const query of queries) {
       query.call = undefined;
-      if (!this.closed) this._next(query);
+      if (!this.closed) this.ask(query);
     }
   }
 
-  override unsubscribe(): void {
+  /** The subscription ended: every call is cancelled. */
+  cancelAll(): void {
     if (this.closed) return;
-    super.unsubscribe();
+    this.closed = true;
     // The route moved or the table is gone: its queries wait for the next inner.
     const calls = [...this.calls.values()];
     this.calls.clear();

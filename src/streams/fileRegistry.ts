@@ -10,21 +10,24 @@
  * not parse keeps the last good routes (marked stale) and is logged.
  */
 import {
-  Observable,
+  EMPTY,
   asyncScheduler,
+  defer,
   distinctUntilChanged,
   map,
+  of,
+  retry,
   scan,
   shareReplay,
   startWith,
   tap,
+  type Observable,
   type SchedulerLike,
-  type Subscriber,
 } from 'rxjs';
 import { load } from 'js-yaml';
 import type { FileSnapshot, FileWatcher } from '../model/fileWatchTypes.js';
 import { routeFromValue, tableNameProblem } from './parseRoute.js';
-import { createRouteCache, type RegistryLogger } from './routeCache.js';
+import { createRouteCache, feedRestartDelay, type RegistryLogger } from './routeCache.js';
 import type { RegistryHooks, RouteInfo, RouteRegistry, RouteState } from '../model/route.js';
 
 export interface FileRegistryDeps {
@@ -97,13 +100,6 @@ export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
   let current: Loaded = { routes: undefined, generation: 0, problem: undefined };
   /** Whether `current` is a load (before it, route streams wait). */
   let loadedOnce = false;
-  /**
-   * The feeds of observed tables. Each load pushes every one its table's
-   * state, so caching a table costs no subscription to the file stream: with
-   * many more tables queried than cached, every request is a miss, and a
-   * subscription per miss dominated the profile (BENCHMARKS.md).
-   */
-  const feeds = new Map<string, Set<Subscriber<RouteState>>>();
 
   const stateOf = (table: string, loaded: Loaded): RouteState => {
     if (loaded.routes === undefined) {
@@ -112,36 +108,31 @@ export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
     return loaded.routes.get(table) ?? { kind: 'missing', table };
   };
 
-  const feed = (table: string): Observable<RouteState> =>
-    new Observable<RouteState>((subscriber) => {
-      let set = feeds.get(table);
-      if (set === undefined) feeds.set(table, (set = new Set()));
-      set.add(subscriber);
-      if (loadedOnce) subscriber.next(stateOf(table, current));
-      return () => {
-        set.delete(subscriber);
-        if (set.size === 0 && feeds.get(table) === set) feeds.delete(table);
-      };
-    });
+  /**
+   * A table's feed is its state in the latest load; each later load reaches it
+   * through the cache's `publish`, so caching a table costs no subscription to
+   * the file stream: with many more tables queried than cached, every request
+   * is a miss, and a subscription per miss dominated the profile
+   * (BENCHMARKS.md).
+   */
+  const feed = (table: string): Observable<RouteState> => (loadedOnce ? of(stateOf(table, current)) : EMPTY);
 
-  const cache = createRouteCache({ capacity, feed, now, hooks, logger });
+  const cache = createRouteCache({ capacity, feed, now, scheduler: deps.scheduler, hooks, logger });
 
-  const loads$ = watch(file).pipe(
-    scan((previous: Loaded, snapshot: FileSnapshot) => nextLoaded(previous, snapshot, file), current),
+  // Deferred so that a restarted watch goes on from the routes in force, not from nothing.
+  const loads$ = defer(() => watch(file).pipe(scan((previous: Loaded, snapshot: FileSnapshot) => nextLoaded(previous, snapshot, file), current))).pipe(
     tap((loaded) => {
       current = loaded;
       loadedOnce = true;
-      // A copy per table: a subscriber that gets its answer may leave during the loop.
-      for (const [table, subscribers] of feeds) {
-        const state = stateOf(table, loaded);
-        for (const subscriber of [...subscribers]) subscriber.next(state);
-      }
+      cache.publish((table) => stateOf(table, loaded));
       if (loaded.problem !== undefined) {
         logger.warn({ file, reason: loaded.problem }, loaded.routes ? 'routes file edit rejected; keeping the last good routes' : 'routes file not loaded');
       } else {
         logger.info({ file, tables: loaded.routes?.size ?? 0, generation: loaded.generation }, 'routes file loaded');
       }
     }),
+    // A watch that fails (it should not: failures are snapshots) is logged and restarted; the routes stay.
+    retry({ delay: feedRestartDelay({ file }, logger, deps.scheduler), resetOnSuccess: true }),
     shareReplay({ bufferSize: 1, refCount: true }),
   );
 
@@ -174,7 +165,6 @@ export function createFileRegistry(deps: FileRegistryDeps): RouteRegistry {
       disposed = true;
       cache.dispose();
       loading.unsubscribe();
-      feeds.clear();
     },
   };
 }

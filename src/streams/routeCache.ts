@@ -27,6 +27,11 @@ export interface RouteCacheOptions {
    * It may set `entry.failing`.
    */
   feed(table: string, entry: CachedRoute): Observable<RouteState>;
+  /**
+   * Hears each table's new state once, after de-duplication and before the
+   * table's observers do (the registry logs it there).
+   */
+  changed?(entry: CachedRoute, state: RouteState): void;
   /** Time for `changedAt`. */
   now(): number;
   /** Times the restart of a feed that failed. Default: RxJS's async scheduler. */
@@ -45,10 +50,25 @@ export interface RouteCache {
   route(table: string): Observable<RouteState>;
   /** Every cached table, least recently used last. */
   entries(): IterableIterator<CachedRoute>;
+  /**
+   * Hands every table being fed (cached, or evicted but still observed) its
+   * state from `stateOf`, as if its feed had emitted it: only a change reaches
+   * its observers. For a registry that learns every table at once (the routes
+   * file), so caching a table costs no subscription of its own.
+   */
+  publish(stateOf: (table: string) => RouteState): void;
   /** Each table that leaves the cache (evicted, or the cache disposed). */
   readonly evicted$: Observable<string>;
   readonly size: number;
   dispose(): void;
+}
+
+/** What an entry tells its cache. */
+interface EntryOwner {
+  /** `entry` has a new state, not yet handed to its observers. */
+  changed(entry: Entry, state: RouteState): void;
+  /** `entry`'s feed stopped for good (evicted and unobserved). */
+  stopped(entry: Entry): void;
 }
 
 /** Never-ending stream of one value: route streams do not complete while the registry lives. */
@@ -59,7 +79,8 @@ const constantRoute = (state: RouteState): Observable<RouteState> => concat(of(s
  * feed that keeps it current. A ReplaySubject(1) with a reference count, kept
  * by hand in one object: with many more tables asked for than cached, every
  * request is a miss, and `share()` over a ReplaySubject plus a keep-alive
- * subscription per miss was most of a miss's cost.
+ * subscription per miss was most of a miss's cost. It is the one place route
+ * states are de-duplicated: what leaves it is a change.
  */
 class Entry implements CachedRoute {
   state: RouteState | undefined = undefined;
@@ -76,6 +97,7 @@ class Entry implements CachedRoute {
     readonly table: string,
     public changedAt: number,
     private readonly now: () => number,
+    private readonly owner: EntryOwner,
   ) {
     this.route$ = new Observable<RouteState>((subscriber) => {
       if (this.first === undefined) this.first = subscriber;
@@ -94,11 +116,13 @@ class Entry implements CachedRoute {
     this.feeding = source.pipe(retry({ delay: restartDelay, resetOnSuccess: true })).subscribe((state) => this.next(state));
   }
 
-  private next(state: RouteState): void {
+  /** A state from the feed (or published): a change reaches every observer, a repeat nobody. */
+  next(state: RouteState): void {
     // The same target again (another version of the same content) is not news.
     if (this.state !== undefined && sameRouteState(this.state, state)) return;
     this.state = state;
     this.changedAt = this.now();
+    this.owner.changed(this, state);
     this.first?.next(state);
     if (this.more !== undefined) for (const observer of [...this.more]) observer.next(state);
   }
@@ -121,7 +145,26 @@ class Entry implements CachedRoute {
   private stop(): void {
     this.feeding?.unsubscribe();
     this.feeding = undefined;
+    this.owner.stopped(this);
   }
+}
+
+/**
+ * How a failed route feed is restarted: logged with `fields`, then after 100
+ * ms, doubling to 10 s while it keeps failing without a value in between. The
+ * route cache restarts every table's feed so; a registry's own shared feed
+ * (the routes file's loads) uses the same.
+ */
+export function feedRestartDelay(
+  fields: Record<string, unknown>,
+  logger: RegistryLogger | undefined,
+  scheduler: SchedulerLike | undefined,
+): (error: unknown, attempt: number) => Observable<unknown> {
+  return (error, attempt) => {
+    const delayMs = Math.min(10_000, 100 * 2 ** (attempt - 1));
+    logger?.error({ err: error, ...fields, attempt, restartInMs: delayMs }, 'route feed failed: the last route is kept and the feed restarted');
+    return timer(delayMs, scheduler);
+  };
 }
 
 export function createRouteCache(options: RouteCacheOptions): RouteCache {
@@ -140,6 +183,13 @@ export function createRouteCache(options: RouteCacheOptions): RouteCache {
     }
   };
 
+  /** Entries whose feed runs: the cached ones and the evicted ones still observed. */
+  const fed = new Set<Entry>();
+  const owner: EntryOwner = {
+    changed: (entry, state) => options.changed?.(entry, state),
+    stopped: (entry) => fed.delete(entry),
+  };
+
   const cache = new LRUCache<string, Entry>({
     max: capacity,
     dispose: (entry, table) => {
@@ -148,20 +198,16 @@ export function createRouteCache(options: RouteCacheOptions): RouteCache {
     },
   });
 
-  /** 100 ms, doubling to 10 s while a feed keeps failing without a state in between. */
-  const restartDelay = (table: string) => (error: unknown, attempt: number): Observable<unknown> => {
-    const delayMs = Math.min(10_000, 100 * 2 ** (attempt - 1));
-    logger?.error({ err: error, table, attempt, restartInMs: delayMs }, 'route feed failed: the last route is kept and the feed restarted');
-    return timer(delayMs, options.scheduler);
-  };
+  const restartDelay = (table: string) => feedRestartDelay({ table }, logger, options.scheduler);
 
   const miss = (table: string): Observable<RouteState> => {
     const problem = tableNameProblem(table);
     if (problem !== undefined) return constantRoute({ kind: 'invalid', table, reason: problem });
     if (disposed) return constantRoute({ kind: 'unavailable', table, reason: 'the route registry is closed' });
-    const entry = new Entry(table, now(), now);
+    const entry = new Entry(table, now(), now, owner);
     // Evicts the least recently used table first, if full.
     cache.set(table, entry);
+    fed.add(entry);
     entry.feed(options.feed(table, entry), restartDelay(table));
     cacheSize(cache.size);
     return entry.route$;
@@ -170,6 +216,10 @@ export function createRouteCache(options: RouteCacheOptions): RouteCache {
   return {
     route: (table) => cache.get(table)?.route$ ?? miss(table),
     entries: () => cache.values(),
+    publish: (stateOf) => {
+      // A Set visits entries added during the loop and skips those that leave.
+      for (const entry of fed) entry.next(stateOf(entry.table));
+    },
     evicted$: evicted$.asObservable(),
     get size() {
       return cache.size;

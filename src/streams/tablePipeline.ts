@@ -2,7 +2,6 @@ import { switchMap, type Observable, type SchedulerLike } from 'rxjs';
 import { answerAtDeadline } from '../operators/answerAtDeadline.js';
 import { answerWith } from '../operators/answerWith.js';
 import { answerFromCluster, type AnswerFromClusterDeps } from '../operators/answerFromCluster.js';
-import { distinctRouteStates } from '../operators/distinctRouteStates.js';
 import { startWithIfSilent } from '../operators/startWithIfSilent.js';
 import type { QueryQueue } from './queryQueue.js';
 import type { Query } from '../model/query.js';
@@ -32,12 +31,15 @@ export interface TablePipelineDeps extends AnswerFromClusterDeps {
  * result:   ---Q--------R---
  * ```
  *
+ * `route$` is the route cache's stream, which emits changes only (the one
+ * place route states are de-duplicated): a route rewritten with the same
+ * target never reaches the switch.
+ *
  * Until the route stream says anything (a ZooKeeper read in progress), a query
  * waits at most until its deadline, then gets `ERR_ZOOKEEPER_OPERATION`.
  */
 export function tablePipeline(route$: Observable<RouteState>, queue: QueryQueue, deps: TablePipelineDeps): Observable<Query> {
   return route$.pipe(
-    distinctRouteStates(),
     startWithIfSilent(undefined),
     switchMap((state) => {
       if (state === undefined) return queue.pending$.pipe(answerAtDeadline('ERR_ZOOKEEPER_OPERATION', deps.sweep, deps.scheduler));

@@ -25,7 +25,6 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import { distinctRouteStates } from '../operators/distinctRouteStates.js';
 import { parseRoute } from './parseRoute.js';
 import { createRouteCache, type CachedRoute, type RegistryLogger } from './routeCache.js';
 import type { RegistryHooks, RouteInfo, RouteRegistry, RouteState } from '../model/route.js';
@@ -132,17 +131,19 @@ export function createZkRegistry(deps: ZkRegistryDeps): RouteRegistry {
       }),
       scan<Step, RouteState | undefined>((previous, step) => nextRouteState(table, previous, step, timeoutMs), undefined),
       filter((state): state is RouteState => state !== undefined),
-      distinctRouteStates(),
-      tap((state) => {
-        if (state.kind === 'invalid') logger.warn({ table, path, reason: state.reason }, 'route node holds invalid data');
-        else if (state.kind === 'route') logger.info({ table, cluster: state.cluster, metas: state.metas, version: state.version }, 'route');
-        else if (state.kind === 'missing') logger.info({ table, path }, 'no route node for table');
-        else logger.warn({ table, path, reason: state.reason }, 'route unavailable');
-      }),
     );
   };
 
-  const cache = createRouteCache({ capacity, feed: watchTable, now, hooks, logger });
+  /** Each change of a table's route, once: the cache de-duplicates (a failed read keeps the state it had). */
+  const changed = ({ table }: CachedRoute, state: RouteState): void => {
+    const path = `${prefix}/${table}`;
+    if (state.kind === 'invalid') logger.warn({ table, path, reason: state.reason }, 'route node holds invalid data');
+    else if (state.kind === 'route') logger.info({ table, cluster: state.cluster, metas: state.metas, version: state.version }, 'route');
+    else if (state.kind === 'missing') logger.info({ table, path }, 'no route node for table');
+    else logger.warn({ table, path, reason: state.reason }, 'route unavailable');
+  };
+
+  const cache = createRouteCache({ capacity, feed: watchTable, changed, now, hooks, logger });
 
   return {
     route: (table) => cache.route(table),
