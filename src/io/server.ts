@@ -2,6 +2,7 @@ import net from 'node:net';
 import { Observable, Subject } from 'rxjs';
 import type { Logger } from 'pino';
 import type { ClientConnection } from '../model/connectionTypes.js';
+import { BatchedWriter } from './batchedWriter.js';
 
 /** At most one summary line of refused connections per this long. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
@@ -62,7 +63,8 @@ export async function startTcpServer(options: TcpServerOptions): Promise<TcpServ
     logger?.warn({ peer: `${info?.remoteAddress}:${info?.remotePort}`, maxConnections }, 'connection refused: connection limit reached');
     refusalTimer = setTimeout(onRefusalTimer, REFUSAL_LOG_INTERVAL_MS).unref();
   });
-  const batch = new WriteBatch();
+  // One writer for every client socket: one nextTick per turn however many sockets were written to.
+  const batch = new BatchedWriter();
   server.on('connection', (socket) => {
     accepted.next(new SocketConnection(socket, nextId++, batch));
   });
@@ -94,29 +96,6 @@ export async function startTcpServer(options: TcpServerOptions): Promise<TcpServ
 }
 
 /**
- * The sockets written to during this turn of the event loop: corked on their
- * first write and uncorked together at the turn's end, so the replies one
- * upstream chunk finishes leave in one writev per socket (a syscall per reply
- * dominated the profile).
- */
-class WriteBatch {
-  private readonly corked = new Set<net.Socket>();
-  private readonly uncorkAll = (): void => {
-    for (const socket of this.corked) socket.uncork();
-    this.corked.clear();
-  };
-
-  write(socket: net.Socket, frame: Buffer): boolean {
-    if (!this.corked.has(socket)) {
-      if (this.corked.size === 0) process.nextTick(this.uncorkAll);
-      this.corked.add(socket);
-      socket.cork();
-    }
-    return socket.write(frame);
-  }
-}
-
-/**
  * One client socket as the streams see it. A class with lazily built streams
  * rather than an object of closures and Observables made up front: an idle
  * connection should cost little more than its socket (10 000 of them are a
@@ -129,7 +108,7 @@ class SocketConnection implements ClientConnection {
   constructor(
     private readonly socket: net.Socket,
     readonly id: number,
-    private readonly batch: WriteBatch,
+    private readonly batch: BatchedWriter,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
     // A reset or other socket error ends the chunk stream like a close does:

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { StringInterner } from '../protocol/intern.js';
 import { UpstreamError } from '../errors.js';
 import { parseHostPort } from '../protocol/hostPort.js';
+import { BatchedWriter } from './batchedWriter.js';
 import { encodeMetaRequest } from '../protocol/metaRequest.js';
 import { readMetaReply, replyFrameLength } from '../protocol/metaReply.js';
 import type { CancelReason, MetaHandler, MetaRequest } from '../model/upstream.js';
@@ -55,8 +56,6 @@ interface Link {
   error: Error | undefined;
   rest: Buffer | undefined;
   connectTimer: NodeJS.Timeout | undefined;
-  /** Writes are being held until the end of this turn of the event loop. */
-  corked: boolean;
 }
 
 /**
@@ -88,6 +87,8 @@ export class UpstreamConnection {
   private connects = 0;
   /** Calls outrun by another meta since this connection last answered anything. */
   private outrunStreak = 0;
+  /** Requests written in one turn leave in one writev. */
+  private readonly writer = new BatchedWriter();
 
   constructor(
     readonly meta: string,
@@ -147,18 +148,11 @@ export class UpstreamConnection {
   /**
    * Writes a request; every request made in the same turn of the event loop
    * (one client chunk carries many) goes out in one writev, and the meta reads
-   * them as one chunk. A syscall per request dominated the profile.
+   * them as one chunk. A full socket buffer needs no pause here: what can sit
+   * in it is bounded by maxPendingCalls.
    */
   private write(link: Link, frame: Buffer): void {
-    if (!link.corked) {
-      link.corked = true;
-      link.socket.cork();
-      process.nextTick(() => {
-        link.corked = false;
-        link.socket.uncork();
-      });
-    }
-    link.socket.write(frame);
+    this.writer.write(link.socket, frame);
   }
 
   stats(): UpstreamMetaStats {
@@ -262,7 +256,7 @@ export class UpstreamConnection {
     // otherwise leave this link looking open until the kernel gives up on
     // unacknowledged data; keepalive probes find it within about a minute.
     socket.setKeepAlive(true, 15_000);
-    const link: Link = { socket, connected: false, failure: undefined, error: undefined, rest: undefined, connectTimer: undefined, corked: false };
+    const link: Link = { socket, connected: false, failure: undefined, error: undefined, rest: undefined, connectTimer: undefined };
     this.link = link;
     link.connectTimer = setTimeout(() => {
       link.failure = new UpstreamError(
@@ -290,10 +284,8 @@ export class UpstreamConnection {
     this.connects++;
     this.options.logger?.debug({ meta: this.meta, queued: this.queued.size }, 'connected to MetaServer');
     if (this.queued.size === 0) return;
-    link.socket.cork();
-    for (const frame of this.queued.values()) link.socket.write(frame);
+    for (const frame of this.queued.values()) this.write(link, frame);
     this.queued.clear();
-    link.socket.uncork();
   }
 
   private onData(link: Link, chunk: Buffer): void {

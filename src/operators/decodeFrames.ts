@@ -1,4 +1,4 @@
-import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 import type { FrameError } from '../errors.js';
 import { FRAME_SIZE_PREFIX_BYTES, tryDecodeFrame } from '../protocol/frame.js';
 import type { RequestFrame } from '../protocol/types.js';
@@ -30,14 +30,33 @@ export interface DecodeFramesOptions {
  */
 export function decodeFrames(options: DecodeFramesOptions): OperatorFunction<Buffer, RequestFrame> {
   const { maxFrameBytes, onPartial } = options;
-  return (source) => new Observable<RequestFrame>((subscriber) => source.subscribe(new FrameDecoder(subscriber, maxFrameBytes, onPartial)));
+  return (source) =>
+    new Observable<RequestFrame>((subscriber) => {
+      const decoder = new FrameDecoder(subscriber, maxFrameBytes, onPartial);
+      const subscription = source.subscribe({
+        next: (chunk) => decoder.chunk(chunk),
+        error: (error: unknown) => {
+          decoder.drop();
+          subscriber.error(error);
+        },
+        complete: () => {
+          decoder.drop();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        decoder.drop();
+        subscription.unsubscribe();
+      };
+    });
 }
 
 /**
- * The decoder's state for one stream, as one Subscriber: a connection holds
- * one for its life, so it keeps its state in fields rather than closures.
+ * The decoder's state for one stream, in a plain object the observer calls: a
+ * connection holds one for its life, so it keeps its state in fields rather
+ * than closures.
  */
-class FrameDecoder extends Subscriber<Buffer> {
+class FrameDecoder {
   /** The bytes of the one incomplete frame being held: a prefix of it, owned. */
   private held: Buffer | undefined;
   private heldLength = 0;
@@ -48,11 +67,9 @@ class FrameDecoder extends Subscriber<Buffer> {
     private readonly frames: Subscriber<RequestFrame>,
     private readonly maxFrameBytes: number,
     private readonly onPartial: ((pendingBytes: number) => void) | undefined,
-  ) {
-    super(frames);
-  }
+  ) {}
 
-  protected override _next(chunk: Buffer): void {
+  chunk(chunk: Buffer): void {
     let at = 0;
     if (this.held !== undefined) {
       at = this.completeHeld(chunk);
@@ -74,19 +91,9 @@ class FrameDecoder extends Subscriber<Buffer> {
     this.reportPartial();
   }
 
-  protected override _error(error: unknown): void {
+  /** Lets go of a held frame: the stream is over. */
+  drop(): void {
     this.held = undefined;
-    super._error(error);
-  }
-
-  protected override _complete(): void {
-    this.held = undefined;
-    super._complete();
-  }
-
-  override unsubscribe(): void {
-    this.held = undefined;
-    super.unsubscribe();
   }
 
   private fail(error: FrameError): void {

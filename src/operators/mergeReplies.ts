@@ -1,4 +1,4 @@
-import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 
 /** What `project` returns for a request whose reply will come later, through `later$`. */
 export const LATER = Symbol('reply later');
@@ -17,10 +17,14 @@ export const LATER = Symbol('reply later');
  * result:   --A-----C-B--|
  * ```
  *
- * One subscription to `later$` for the life of the stream, however many
- * requests: a request is a value, never a subscription of its own. A throw
- * from `project` (a request that cannot be read at all) errors the stream,
- * which closes the connection.
+ * Each request is counted as pending *before* `project` is called, so a
+ * pipeline that answers while it is being handed the request (a table whose
+ * route is known to be unusable) sends its reply through `later$` like any
+ * other: the reply finds its request counted, and `project` still returns
+ * `LATER`. One subscription to `later$` for the life of the stream, however
+ * many requests: a request is a value, never a subscription of its own. A
+ * throw from `project` (a request that cannot be read at all) errors the
+ * stream, which closes the connection.
  *
  * @param project request → reply, `LATER`, or undefined
  * @param later$ the replies of `LATER` requests, one each
@@ -33,29 +37,44 @@ export function mergeReplies<T>(
 ): OperatorFunction<T, Buffer> {
   return (source) =>
     new Observable<Buffer>((subscriber) => {
-      const requests = new RequestSide(subscriber, project, onPending);
-      later$.subscribe(new LaterSide(subscriber, requests));
-      if (!subscriber.closed) source.subscribe(requests);
+      const count = new PendingReplies(subscriber, project, onPending);
+      subscriber.add(
+        later$.subscribe({
+          next: (reply) => count.later(reply),
+          error: (error: unknown) => subscriber.error(error),
+          // The later replies' source ending says nothing about the requests.
+        }),
+      );
+      if (subscriber.closed) return;
+      subscriber.add(
+        source.subscribe({
+          next: (request) => count.request(request),
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => count.sourceComplete(),
+        }),
+      );
     });
 }
 
 /**
- * The requests' side, as one Subscriber holding the count: a connection keeps
- * one for its life, so state lives in fields rather than closures.
+ * The count of replies to come, for one stream: a connection keeps one for
+ * its life, so its state lives in fields rather than closures.
  */
-class RequestSide<T> extends Subscriber<T> {
-  pending = 0;
-  sourceDone = false;
+class PendingReplies<T> {
+  private pending = 0;
+  /** The count `onPending` last heard, so it hears only changes. */
+  private reported = 0;
+  private sourceDone = false;
 
   constructor(
-    readonly replies: Subscriber<Buffer>,
+    private readonly replies: Subscriber<Buffer>,
     private readonly project: (value: T) => Buffer | typeof LATER | undefined,
-    readonly onPending: ((pending: number) => void) | undefined,
-  ) {
-    super(replies);
-  }
+    private readonly onPending: ((pending: number) => void) | undefined,
+  ) {}
 
-  protected override _next(value: T): void {
+  request(value: T): void {
+    // Counted first: a reply that comes back while `project` runs finds it counted.
+    this.pending++;
     let answer: Buffer | typeof LATER | undefined;
     try {
       answer = this.project(value);
@@ -63,39 +82,29 @@ class RequestSide<T> extends Subscriber<T> {
       this.replies.error(error);
       return;
     }
-    if (answer === undefined) return;
-    if (answer === LATER) {
-      this.pending++;
-      this.onPending?.(this.pending);
-      return;
+    if (answer !== LATER) {
+      this.pending--;
+      if (answer !== undefined) this.replies.next(answer);
     }
-    this.replies.next(answer);
+    this.report();
   }
 
-  protected override _complete(): void {
+  later(reply: Buffer): void {
+    this.pending--;
+    this.replies.next(reply);
+    this.report();
+    if (this.sourceDone && this.pending === 0) this.replies.complete();
+  }
+
+  sourceComplete(): void {
     this.sourceDone = true;
     if (this.pending === 0) this.replies.complete();
   }
-}
 
-/** The replies that come later, one per `LATER` request. */
-class LaterSide extends Subscriber<Buffer> {
-  constructor(
-    private readonly replies: Subscriber<Buffer>,
-    private readonly requests: Pick<RequestSide<never>, 'pending' | 'sourceDone' | 'onPending'>,
-  ) {
-    super(replies);
-  }
-
-  protected override _next(reply: Buffer): void {
-    const requests = this.requests;
-    requests.pending--;
-    this.replies.next(reply);
-    requests.onPending?.(requests.pending);
-    if (requests.sourceDone && requests.pending === 0) this.replies.complete();
-  }
-
-  protected override _complete(): void {
-    // The later replies' source ending says nothing about the requests.
+  private report(): void {
+    const pending = this.pending;
+    if (pending === this.reported) return;
+    this.reported = pending;
+    this.onPending?.(pending);
   }
 }
