@@ -59,5 +59,8 @@ export function readRequest(frame: RequestFrame, context: ReadRequestContext): B
     cluster: undefined,
     call: undefined,
     holder: undefined,
+    queuedIn: undefined,
+    queuedBefore: undefined,
+    queuedAfter: undefined,
   };
 }
