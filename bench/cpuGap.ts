@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/cpuGap.js [--rounds N] [--seconds S] [--only random|cached] [--proxy DIST] [--cpu-prof-dir DIR]`:
+ * `node dist/bench/cpuGap.js [--rounds N] [--seconds S] [--only random|cached] [--proxy DIST] [--cpu-prof-dir DIR] [--node-arg OPT]`:
  * CPU per reply of the proxy against the floor (bench/floor.ts), in the two
  * scenarios of the CPU targets (BENCHMARKS.md): 1000 tables in random order,
  * 8 connections × 8 in flight, and the cached route, 16 × 32. Each round
@@ -29,6 +29,8 @@ const proxyDist = option('--proxy');
 const only = option('--only');
 /** Run the proxy under `node --cpu-prof`, profile written to this directory when it stops. */
 const profDir = option('--cpu-prof-dir');
+/** One more node option for the proxy (e.g. `--max-semi-space-size=64`). */
+const nodeArg = option('--node-arg');
 const pin = hasTaskset();
 const CPU_SUT: Cpus = pin ? '1' : undefined;
 const CPU_LOAD: Cpus = pin ? '0' : undefined;
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
             config,
             CPU_SUT,
             1,
-            profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profDir, scenario.name)}`],
+            [...(profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profDir, scenario.name)}`]), ...(nodeArg === undefined ? [] : [nodeArg])],
             ...(proxyDist === undefined ? [] : [join(resolve(proxyDist), 'src/cli.js')]),
           )),
         },
