@@ -127,9 +127,12 @@ export interface ProxyProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts the proxy CLI on `configFile`; resolves once `workers` processes log 'meta-proxy listening'. */
-export async function startProxy(configFile: string, cpus: Cpus, workers = 1, nodeArgs: string[] = []): Promise<ProxyProcess> {
-  const child = start(PROXY_CLI, [configFile], cpus, nodeArgs);
+/**
+ * Starts the proxy CLI on `configFile`; resolves once `workers` processes log 'meta-proxy listening'.
+ * @param cli another build's `src/cli.js`, to compare two builds in one run
+ */
+export async function startProxy(configFile: string, cpus: Cpus, workers = 1, nodeArgs: string[] = [], cli = PROXY_CLI): Promise<ProxyProcess> {
+  const child = start(cli, [configFile], cpus, nodeArgs);
   const routeLoads: number[] = [];
   onJsonLines(child, (entry) => {
     if (entry.msg === 'routes file loaded' && typeof entry.time === 'string') routeLoads.push(Date.parse(entry.time));

@@ -43,6 +43,15 @@ export interface Query extends Waiter {
   call: LeaderFollowingCall<Query> | undefined;
   /** The table pipeline holding the query, until it is answered. */
   holder: QueryHolder | undefined;
+  /**
+   * The links of the table queue the query waits in (`QueryQueue`), kept on
+   * the query itself so that queueing one allocates and hashes nothing: the
+   * queue it is in (`undefined` when in none) and its neighbours there.
+   * Written only by that queue.
+   */
+  queuedIn?: object | undefined;
+  queuedBefore?: Query | undefined;
+  queuedAfter?: Query | undefined;
 }
 
 /** How much earlier than the client's budget the proxy gives its own answer. */

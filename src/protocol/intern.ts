@@ -9,7 +9,13 @@
  * random names cannot grow it; past the bound, strings are decoded as usual.
  */
 export class StringInterner {
-  private readonly buckets = new Map<number, string[]>();
+  /**
+   * The strings kept, in an open-addressed table (linear probing, at most half
+   * full) beside their hashes: a probe reads two arrays, where a
+   * `Map<hash, string[]>` hashed the hash again and walked a bucket array.
+   */
+  private slots: Array<string | undefined> = new Array<string | undefined>(64).fill(undefined);
+  private hashes = new Int32Array(64);
   /** The string last handed out for each length: the same few names come again and again. */
   private readonly recent: Array<string | undefined>;
   private count = 0;
@@ -44,19 +50,40 @@ export class StringInterner {
       if (byte > 0x7f) return buf.toString('utf8', start, end);
       hash = Math.imul(hash ^ byte, 0x01000193);
     }
-    const bucket = this.buckets.get(hash);
-    if (bucket !== undefined) {
-      for (const candidate of bucket) {
-        if (candidate.length === length && sameAscii(candidate, buf, start)) return candidate;
-      }
+    const slots = this.slots;
+    const hashes = this.hashes;
+    const mask = slots.length - 1;
+    let at = hash & mask;
+    for (let candidate = slots[at]; candidate !== undefined; candidate = slots[at]) {
+      if (hashes[at] === hash && candidate.length === length && sameAscii(candidate, buf, start)) return candidate;
+      at = (at + 1) & mask;
     }
     const decoded = buf.toString('latin1', start, end);
     if (this.count < this.capacity) {
       this.count++;
-      if (bucket === undefined) this.buckets.set(hash, [decoded]);
-      else bucket.push(decoded);
+      slots[at] = decoded;
+      hashes[at] = hash;
+      if (2 * this.count > slots.length) this.grow();
     }
     return decoded;
+  }
+
+  /** Doubles the table, placing every string again. */
+  private grow(): void {
+    const oldSlots = this.slots;
+    const oldHashes = this.hashes;
+    const size = oldSlots.length * 2;
+    const mask = size - 1;
+    this.slots = new Array<string | undefined>(size).fill(undefined);
+    this.hashes = new Int32Array(size);
+    for (let i = 0; i < oldSlots.length; i++) {
+      const s = oldSlots[i];
+      if (s === undefined) continue;
+      let at = oldHashes[i]! & mask;
+      while (this.slots[at] !== undefined) at = (at + 1) & mask;
+      this.slots[at] = s;
+      this.hashes[at] = oldHashes[i]!;
+    }
   }
 
   get size(): number {

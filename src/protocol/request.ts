@@ -121,6 +121,61 @@ export function readQueryConfigRequest(body: Buffer, argsOffset: number, names?:
   return request;
 }
 
+/** A query-config request as the proxy's hot path keeps it: filled in by `readCommonQueryConfigCall`. */
+export interface QueryConfigCall {
+  name: string;
+  seqid: number;
+  argsOffset: number;
+  table: string;
+  /** The partition indices as one string: `''` for none, else the indices joined by `,`. */
+  key: string;
+}
+
+/**
+ * Reads a whole request body in the form every stock client sends, without
+ * building an object: a strict CALL of `rpcName` whose args are laid out as
+ * `readCommonQueryConfig` reads them. Fills `out` and returns true; returns
+ * false, having read nothing into `out` that counts, for anything else (another
+ * RPC, a one-way call, another layout, a malformed body), which
+ * `readMessageBegin` and `readQueryConfigRequest` then read as before.
+ */
+export function readCommonQueryConfigCall(body: Buffer, rpcName: string, names: StringInterner | undefined, out: QueryConfigCall): boolean {
+  if (body.length < 12 || body.readInt32BE(0) !== STRICT_CALL) return false;
+  const nameLength = body.readInt32BE(4);
+  if (nameLength !== rpcName.length || 8 + nameLength + 4 > body.length) return false;
+  const name = names !== undefined ? names.get(body, 8, 8 + nameLength) : body.toString('utf8', 8, 8 + nameLength);
+  if (name !== rpcName) return false;
+  const at = 12 + nameLength;
+  const end = body.length;
+  if (at + 10 > end || body[at] !== T_STRUCT || body[at + 3] !== T_STRING || body.readInt16BE(at + 4) !== 1) return false;
+  const tableLength = body.readInt32BE(at + 6);
+  if (tableLength < 0 || tableLength > MAX_TABLE_NAME_BYTES) return false;
+  const tableStart = at + 10;
+  let pos = tableStart + tableLength;
+  if (pos + 2 > end) return false;
+  let key = '';
+  if (body[pos] === T_LIST) {
+    if (pos + 8 > end || body.readInt16BE(pos + 1) !== 2 || body[pos + 3] !== T_I32) return false;
+    const size = body.readInt32BE(pos + 4);
+    pos += 8;
+    if (size < 0 || pos + 4 * size + 2 > end) return false;
+    if (size === 1) key = String(body.readInt32BE(pos));
+    else if (size > 1) {
+      const indices = new Array<number>(size);
+      for (let i = 0; i < size; i++) indices[i] = body.readInt32BE(pos + 4 * i);
+      key = indices.join(',');
+    }
+    pos += 4 * size;
+  }
+  if (pos + 2 !== end || body[pos] !== T_STOP || body[pos + 1] !== T_STOP) return false;
+  out.name = name;
+  out.seqid = body.readInt32BE(8 + nameLength);
+  out.argsOffset = at;
+  out.table = names !== undefined ? names.get(body, tableStart, tableStart + tableLength) : body.toString('utf8', tableStart, tableStart + tableLength);
+  out.key = key;
+  return true;
+}
+
 /** `0x80010001`: strict version 1, message type CALL. */
 const STRICT_CALL = (VERSION_1 | MSG_CALL) | 0;
 

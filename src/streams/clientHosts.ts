@@ -73,7 +73,23 @@ class TableHosts {
   memoWrites = -1;
   memoAt = 0;
   memo: ClientCounts = NO_CLIENTS;
+  /**
+   * The host that asked last and its record: a table is asked again and again
+   * by the same few hosts, so most queries skip the Map. Cleared when that
+   * record leaves the Map.
+   */
+  lastHost: string | undefined;
+  lastRecord: HostRecord | undefined;
   constructor(public cluster: string) {}
+
+  /** Drops a record from the table. */
+  drop(host: string, record: HostRecord): void {
+    this.hosts.delete(host);
+    if (this.lastRecord === record) {
+      this.lastHost = undefined;
+      this.lastRecord = undefined;
+    }
+  }
 
   changed(cluster: string, at: number): void {
     this.cluster = cluster;
@@ -107,7 +123,7 @@ export function createClientHosts(options: ClientHostsOptions): ClientHosts {
         table.hosts.set(host, record);
         continue;
       }
-      table.hosts.delete(host);
+      table.drop(host, record);
       return;
     }
   };
@@ -126,11 +142,16 @@ export function createClientHosts(options: ClientHostsOptions): ClientHosts {
       table.changed(cluster, now);
     }
     const host = peers.get(event.peer) ?? peerHost(event.peer);
-    const record = table.hosts.get(host);
+    const record = host === table.lastHost ? table.lastRecord : table.hosts.get(host);
     if (record === undefined) {
       if (table.hosts.size >= hostsPerTable) evictOne(table, now);
-      table.hosts.set(host, new HostRecord(now, cluster));
+      const added = new HostRecord(now, cluster);
+      table.hosts.set(host, added);
+      table.lastHost = host;
+      table.lastRecord = added;
     } else {
+      table.lastHost = host;
+      table.lastRecord = record;
       // Asked before the change and now again: counted for it, before the time is overwritten.
       if (table.epoch !== 0 && record.countedFor !== table.epoch && record.lastAt < table.changeAt && record.lastAt >= table.changeAt - windowMs) {
         record.countedFor = table.epoch;
@@ -178,7 +199,7 @@ export function createClientHosts(options: ClientHostsOptions): ClientHosts {
     let followed = 0;
     for (const [host, record] of table.hosts) {
       if (record.lastAt < from) {
-        table.hosts.delete(host);
+        table.drop(host, record);
         continue;
       }
       const kind = classify(table, record);

@@ -13,17 +13,26 @@ import type { Query } from '../model/query.js';
  * reader 1:  ^--------!          a--b
  * reader 2:           ^-----     (ac)--     a and c were pending when it came
  * ```
+ *
+ * A list linked through the queries' own `queued*` fields, not a `Set`: every
+ * query enters and leaves a queue, and with many tables each queue holds one
+ * or two at a time, so a Set paid a hash, a cold table and, every few
+ * queries, a rehash of its deleted slots per query.
  */
 export class QueryQueue {
-  private readonly pending = new Set<Query>();
+  private first: Query | undefined;
+  private last: Query | undefined;
+  private count = 0;
   private reader: Subscriber<Query> | undefined;
 
   readonly pending$ = new Observable<Query>((subscriber) => {
     this.reader = subscriber;
-    // A copy: a query answered synchronously leaves the set while it is read.
-    for (const query of [...this.pending]) {
+    // A copy: a query answered synchronously leaves the list while it is read.
+    const pending: Query[] = [];
+    for (let query = this.first; query !== undefined; query = query.queuedAfter) pending.push(query);
+    for (const query of pending) {
       if (subscriber.closed) break;
-      if (this.pending.has(query)) subscriber.next(query);
+      if (query.queuedIn === this) subscriber.next(query);
     }
     return () => {
       if (this.reader === subscriber) this.reader = undefined;
@@ -31,16 +40,34 @@ export class QueryQueue {
   });
 
   push(query: Query): void {
-    this.pending.add(query);
+    if (query.queuedIn !== this) {
+      query.queuedIn = this;
+      query.queuedBefore = this.last;
+      query.queuedAfter = undefined;
+      if (this.last === undefined) this.first = query;
+      else this.last.queuedAfter = query;
+      this.last = query;
+      this.count++;
+    }
     this.reader?.next(query);
   }
 
   /** The query is answered or withdrawn. */
   remove(query: Query): void {
-    this.pending.delete(query);
+    if (query.queuedIn !== this) return;
+    const before = query.queuedBefore;
+    const after = query.queuedAfter;
+    if (before === undefined) this.first = after;
+    else before.queuedAfter = after;
+    if (after === undefined) this.last = before;
+    else after.queuedBefore = before;
+    query.queuedIn = undefined;
+    query.queuedBefore = undefined;
+    query.queuedAfter = undefined;
+    this.count--;
   }
 
   get size(): number {
-    return this.pending.size;
+    return this.count;
   }
 }

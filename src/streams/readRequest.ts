@@ -1,6 +1,6 @@
 import { ProtocolError } from '../errors.js';
 import { RPC_QUERY_CONFIG } from '../protocol/errorCodes.js';
-import { readMessageBegin, readQueryConfigRequest } from '../protocol/request.js';
+import { readCommonQueryConfigCall, readMessageBegin, readQueryConfigRequest, type QueryConfigCall } from '../protocol/request.js';
 import { encodeHandlerNotFound, encodeQueryConfigError } from '../protocol/response.js';
 import type { StringInterner } from '../protocol/intern.js';
 import type { RequestFrame } from '../protocol/types.js';
@@ -30,6 +30,10 @@ export interface ReadRequestContext {
  *   seqid to answer under, so the frame is garbage and the connection closes.
  */
 export function readRequest(frame: RequestFrame, context: ReadRequestContext): Buffer | Query | undefined {
+  // What every stock client sends, read with no object but the query itself.
+  if (readCommonQueryConfigCall(frame.body, RPC_QUERY_CONFIG, context.names, common)) {
+    return newQuery(frame, context, common.name, common.seqid, common.argsOffset, common.table, common.key);
+  }
   const begin = readMessageBegin(frame.body, context.names);
   if (begin.type === ONEWAY) return undefined;
   if (begin.name !== RPC_QUERY_CONFIG) return encodeHandlerNotFound(begin.name, begin.seqid);
@@ -41,14 +45,22 @@ export function readRequest(frame: RequestFrame, context: ReadRequestContext): B
     context.onUnreadableArgs?.(error);
     return encodeQueryConfigError('ERR_INVALID_PARAMETERS', begin.seqid);
   }
-  const budget = budgetFor(frame.header.clientTimeoutMs, context.defaultTimeoutMs, context.maxTimeoutMs);
   const indices = request.partitionIndices;
+  const key = indices.length === 0 ? '' : indices.length === 1 ? String(indices[0]) : indices.join(',');
+  return newQuery(frame, context, begin.name, begin.seqid, begin.argsOffset, request.table, key);
+}
+
+/** Filled by the common-case reader and read at once: requests are read one at a time. */
+const common: QueryConfigCall = { name: '', seqid: 0, argsOffset: 0, table: '', key: '' };
+
+function newQuery(frame: RequestFrame, context: ReadRequestContext, name: string, seqid: number, argsOffset: number, table: string, key: string): Query {
+  const budget = budgetFor(frame.header.clientTimeoutMs, context.defaultTimeoutMs, context.maxTimeoutMs);
   return {
-    table: request.table,
-    key: indices.length === 0 ? '' : indices.length === 1 ? String(indices[0]) : indices.join(','),
-    seqid: begin.seqid,
-    name: begin.name,
-    args: frame.body.subarray(begin.argsOffset),
+    table,
+    key,
+    seqid,
+    name,
+    args: frame.body.subarray(argsOffset),
     startedAt: context.now,
     // Answer a little before the client's own timer fires: an ERR_TIMEOUT that
     // lands after the client gave up helps nobody.
@@ -59,5 +71,8 @@ export function readRequest(frame: RequestFrame, context: ReadRequestContext): B
     cluster: undefined,
     call: undefined,
     holder: undefined,
+    queuedIn: undefined,
+    queuedBefore: undefined,
+    queuedAfter: undefined,
   };
 }

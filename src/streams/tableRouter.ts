@@ -1,10 +1,9 @@
-import type { Subscription } from 'rxjs';
+import { Subscriber, type Observable } from 'rxjs';
 import { QueryQueue } from './queryQueue.js';
 import type { Query, QueryHolder } from '../model/query.js';
 import type { ProxyHooks } from '../model/proxyTypes.js';
 import type { RouteRegistry, RouteState } from '../model/route.js';
 import { tablePipeline, type TablePipelineDeps } from './tablePipeline.js';
-import type { Observable } from 'rxjs';
 
 export interface TableRouterDeps extends TablePipelineDeps {
   registry: Pick<RouteRegistry, 'route' | 'evicted$'>;
@@ -24,10 +23,13 @@ export interface TableRouter {
 /** How often a table in use is reported to the registry's LRU (ms). */
 const TOUCH_INTERVAL_MS = 1000;
 
-/** A table's pipeline while it runs: the queue it reads, and the subscription of `tablePipeline` over it. */
-class RunningPipeline implements QueryHolder {
+/**
+ * A table's pipeline while it runs: the queue it reads, and the subscriber of
+ * `tablePipeline` over it. A Subscriber of its own rather than a callback, so
+ * a reply reaches `deliver` without the two wrappers `subscribe(fn)` adds.
+ */
+class RunningPipeline extends Subscriber<Query> implements QueryHolder {
   readonly queue = new QueryQueue();
-  subscription: Subscription | undefined;
   /** No longer the table's pipeline (evicted or replaced): it ends once its queue is empty. */
   retired = false;
   /** When a query last told the registry the table is in use (scheduler time). */
@@ -36,7 +38,14 @@ class RunningPipeline implements QueryHolder {
   constructor(
     readonly table: string,
     readonly route$: Observable<RouteState>,
-  ) {}
+    private readonly deliver: (pipeline: RunningPipeline, query: Query) => void,
+  ) {
+    super();
+  }
+
+  protected override _next(query: Query): void {
+    this.deliver(this, query);
+  }
 
   withdraw(query: Query): void {
     query.holder = undefined;
@@ -52,10 +61,7 @@ class RunningPipeline implements QueryHolder {
   }
 
   endIfDone(): void {
-    if (this.retired && this.queue.size === 0) {
-      this.subscription?.unsubscribe();
-      this.subscription = undefined;
-    }
+    if (this.retired && this.queue.size === 0) this.unsubscribe();
   }
 }
 
@@ -64,18 +70,19 @@ class RunningPipeline implements QueryHolder {
  * (`tablePipeline`), subscribed once, fed queries as values. The registry's
  * cache decides which tables are kept: asking it for the route on every query
  * keeps its LRU order true, and a table it evicts has its pipeline ended once
- * the queries in it are answered. Nothing here is per query but a Set insert
+ * the queries in it are answered. Nothing here is per query but a queue link
  * and the reply's hand-over.
  */
 export function createTableRouter(deps: TableRouterDeps): TableRouter {
-  const { registry, hooks, scheduler } = deps;
+  const { registry, scheduler } = deps;
+  const queryFinished = deps.hooks.queryFinished;
   const pipelines = new Map<string, RunningPipeline>();
 
   const deliver = (pipeline: RunningPipeline, query: Query): void => {
     pipeline.queue.remove(query);
     query.holder = undefined;
-    if (hooks.queryFinished !== undefined) {
-      hooks.queryFinished({
+    if (queryFinished !== undefined) {
+      queryFinished({
         table: query.table,
         cluster: query.cluster,
         code: query.code,
@@ -88,9 +95,9 @@ export function createTableRouter(deps: TableRouterDeps): TableRouter {
   };
 
   const open = (table: string, route$: Observable<RouteState>): RunningPipeline => {
-    const pipeline = new RunningPipeline(table, route$);
+    const pipeline = new RunningPipeline(table, route$, deliver);
     pipelines.set(table, pipeline);
-    pipeline.subscription = tablePipeline(route$, pipeline.queue, deps).subscribe((query) => deliver(pipeline, query));
+    tablePipeline(route$, pipeline.queue, deps).subscribe(pipeline);
     return pipeline;
   };
 
@@ -120,10 +127,7 @@ export function createTableRouter(deps: TableRouterDeps): TableRouter {
     size: () => pipelines.size,
     dispose() {
       evictions.unsubscribe();
-      for (const pipeline of pipelines.values()) {
-        pipeline.subscription?.unsubscribe();
-        pipeline.subscription = undefined;
-      }
+      for (const pipeline of pipelines.values()) pipeline.unsubscribe();
       pipelines.clear();
     },
   };

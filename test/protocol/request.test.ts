@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
 import { tryDecodeFrame } from '../../src/protocol/frame.js';
 import { encodeMetaRequest } from '../../src/protocol/metaRequest.js';
-import { encodeQueryConfigArgs, readMessageBegin, readQueryConfigRequest } from '../../src/protocol/request.js';
+import {
+  encodeQueryConfigArgs,
+  readCommonQueryConfigCall,
+  readMessageBegin,
+  readQueryConfigRequest,
+  type QueryConfigCall,
+} from '../../src/protocol/request.js';
+import { RPC_QUERY_CONFIG } from '../../src/protocol/errorCodes.js';
 import { StringInterner } from '../../src/protocol/intern.js';
 import { NODE_QUERY_TEMP, dump, onlyProtocolErrors } from './helpers.js';
 
@@ -206,6 +213,58 @@ describe('readQueryConfigRequest', () => {
         const mutated = Buffer.from(valid);
         mutated[at] = byte;
         onlyProtocolErrors(() => readQueryConfigRequest(mutated, 0));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('readCommonQueryConfigCall', () => {
+  const read = (body: Buffer, names?: StringInterner): QueryConfigCall | undefined => {
+    const out: QueryConfigCall = { name: '', seqid: 0, argsOffset: 0, table: '', key: '' };
+    return readCommonQueryConfigCall(body, RPC_QUERY_CONFIG, names, out) ? out : undefined;
+  };
+  /** What the general readers make of the same body, or undefined when they throw. */
+  const general = (body: Buffer): QueryConfigCall | undefined => {
+    try {
+      const begin = readMessageBegin(body);
+      const { table, partitionIndices } = readQueryConfigRequest(body, begin.argsOffset);
+      return { name: begin.name, seqid: begin.seqid, argsOffset: begin.argsOffset, table, key: partitionIndices.join(',') };
+    } catch {
+      return undefined;
+    }
+  };
+  const request = (table: string, indices: number[], seqid: number) =>
+    Buffer.concat([dump(`80010001 00000026 "${RPC_QUERY_CONFIG}"`), Buffer.from([seqid >>> 24, (seqid >>> 16) & 255, (seqid >>> 8) & 255, seqid & 255]), encodeQueryConfigArgs(table, indices)]);
+
+  it('reads what every stock client sends as the general readers do', () => {
+    expect(read(NODE_BODY)).toEqual(general(NODE_BODY));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.array(fc.integer(), { maxLength: 5 }), fc.integer(), (table, indices, seqid) => {
+        const body = request(table, indices, seqid);
+        expect(read(body)).toEqual(general(body));
+        expect(read(body, new StringInterner())).toEqual(general(body));
+      }),
+    );
+  });
+
+  it('leaves anything else to the general readers', () => {
+    expect(read(dump('00000007 "RPC_FOO" 04 0000002a 00'))).toBeUndefined();
+    expect(read(dump('80010001 00000007 "RPC_FOO" 0000002a 0c 0001 0b 0001 00000001 "t" 00 00'))).toBeUndefined();
+    expect(read(dump(`80010004 00000026 "${RPC_QUERY_CONFIG}" 0000002a 0c 0001 0b 0001 00000001 "t" 00 00`))).toBeUndefined();
+    // The request struct under field 1 with an extra field: another layout.
+    expect(read(dump(`80010001 00000026 "${RPC_QUERY_CONFIG}" 0000002a 0c 0001 0b 0001 00000001 "t" 08 0003 00000001 00 00`))).toBeUndefined();
+  });
+
+  it('agrees with the general readers on every mutation of a valid body', () => {
+    const valid = request('temp', [5, 7], 42);
+    fc.assert(
+      fc.property(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(valid.length), (at, byte, cut) => {
+        const mutated = Buffer.from(valid);
+        mutated[at] = byte;
+        const body = mutated.subarray(0, cut);
+        const fast = read(body);
+        if (fast !== undefined) expect(fast).toEqual(general(body));
       }),
       { numRuns: 3000 },
     );

@@ -98,8 +98,35 @@ export function createMetrics(options: MetricsOptions): Metrics {
     if (series === undefined) byCode.set(code, (series = newHistogramSeries(LATENCY_BUCKETS)));
     return series;
   };
-  const upstream = new Map<string, Map<string, number>>();
+  /** Calls by meta label, then result label. */
+  const upstream = new Map<string, Map<string, { calls: number }>>();
   let cachedRoutes = 0;
+
+  // The hot path's look-ups, memoised per admitted name. A table, meta or
+  // cluster label once admitted stays admitted, and a label set that is full
+  // stays full, so a name seen before maps to what it mapped to then: one Map
+  // look-up per hook instead of one per label and per level. Bounded by the
+  // labels: only names that are their own label get an entry.
+  /** An admitted table's counts and the latency series its queries went to last. */
+  interface AdmittedTable {
+    readonly counts: TableCounts;
+    cluster: string | undefined;
+    code: string;
+    series: HistogramSeries | undefined;
+  }
+  const admittedTables = new Map<string, AdmittedTable>();
+  const admittedTable = (table: string): AdmittedTable => {
+    let entry = admittedTables.get(table);
+    if (entry === undefined) admittedTables.set(table, (entry = { counts: countsOf(table), cluster: undefined, code: '', series: undefined }));
+    return entry;
+  };
+  /** An admitted meta's calls by result, and the result it answered last. */
+  interface AdmittedMeta {
+    readonly byResult: Map<string, { calls: number }>;
+    result: string | undefined;
+    cell: { calls: number } | undefined;
+  }
+  const admittedMetas = new Map<string, AdmittedMeta>();
 
   const tableSamples = (field: keyof TableCounts) =>
     function* (): Iterable<readonly [Labels, number]> {
@@ -132,7 +159,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: 'Calls to MetaServers, by meta address and result.',
     type: 'counter',
     *read() {
-      for (const [meta, byResult] of upstream) for (const [result, n] of byResult) yield [{ meta, result }, n];
+      for (const [meta, byResult] of upstream) for (const [result, cell] of byResult) yield [{ meta, result }, cell.calls];
     },
   });
   registerPlain(registry, { name: 'route_cache_size', help: 'Routes cached and watched.', type: 'gauge', read: () => [[{}, cachedRoutes]] });
@@ -156,9 +183,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const pending = new Map<string, TableCounts>();
   const pendingLimit = options.tableLabelLimit ?? 10_000;
   const countByTable = (table: string, field: keyof TableCounts) => {
+    const admitted = admittedTables.get(table);
+    if (admitted !== undefined) {
+      admitted.counts[field] += 1;
+      return;
+    }
     const label = tables.known(table);
     if (label === table) {
-      countsOf(label)[field] += 1;
+      admittedTable(label).counts[field] += 1;
       return;
     }
     let entry = pending.get(table);
@@ -187,14 +219,28 @@ export function createMetrics(options: MetricsOptions): Metrics {
     connectionClosed: () => connections.dec(),
     queryReceived: (table) => countByTable(table, 'queries'),
     queryFinished: (event: QueryFinished) => {
-      const table = event.cluster === undefined ? tables.known(event.table) : tables.admit(event.table);
+      let admitted = admittedTables.get(event.table);
+      let table: string;
+      if (admitted !== undefined) table = event.table;
+      else {
+        table = event.cluster === undefined ? tables.known(event.table) : tables.admit(event.table);
+        if (table === event.table) admitted = admittedTable(table);
+      }
       if (pending.size > 0) settle(event.table, table);
+      const { cluster, code } = event;
+      let series: HistogramSeries;
+      if (admitted !== undefined && admitted.series !== undefined && admitted.cluster === cluster && admitted.code === code) {
+        series = admitted.series;
+      } else {
+        series = latencyOf(table, clusters.admit(cluster ?? 'none'), codes.admit(code));
+        if (admitted !== undefined) {
+          admitted.cluster = cluster;
+          admitted.code = code;
+          admitted.series = series;
+        }
+      }
       const seconds = event.latencyMs / 1000;
-      observe(
-        latencyOf(table, clusters.admit(event.cluster ?? 'none'), codes.admit(event.code)),
-        LATENCY_BUCKETS,
-        Number.isFinite(seconds) && seconds >= 0 ? seconds : 0,
-      );
+      observe(series, LATENCY_BUCKETS, Number.isFinite(seconds) && seconds >= 0 ? seconds : 0);
     },
     rerouted: (table) => countByTable(table, 'reroutes'),
     frameRejected: (_peer, reason) => rejectedChild(reasons.admit(reason)).inc(),
@@ -227,11 +273,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
     proxyHooks,
     registryHooks,
     upstreamCall: (meta, result) => {
+      const admitted = admittedMetas.get(meta);
+      if (admitted !== undefined && admitted.result === result) {
+        admitted.cell!.calls += 1;
+        return;
+      }
       const metaLabel = metas.admit(meta);
-      let byResult = upstream.get(metaLabel);
+      let byResult = admitted?.byResult ?? upstream.get(metaLabel);
       if (byResult === undefined) upstream.set(metaLabel, (byResult = new Map()));
       const resultLabel = results.admit(result);
-      byResult.set(resultLabel, (byResult.get(resultLabel) ?? 0) + 1);
+      let cell = byResult.get(resultLabel);
+      if (cell === undefined) byResult.set(resultLabel, (cell = { calls: 0 }));
+      cell.calls += 1;
+      if (admitted !== undefined) {
+        admitted.result = result;
+        admitted.cell = cell;
+      } else if (metaLabel === meta) {
+        admittedMetas.set(meta, { byResult, result, cell });
+      }
     },
     upstreamReconnect: (meta, reason) => reconnects.inc({ meta: metas.admit(meta), reason: reasons.admit(reason) }),
     zkState(state) {
