@@ -88,6 +88,15 @@ for (const file of walk(join(root, 'src/io'))) {
   }
 }
 
+// Subclassing Subscriber goes through a constructor RxJS deprecates (internal in v8): operators use
+// `new Observable(subscriber => …)` with a plain observer and keep fast state in a plain class.
+for (const file of walk(join(root, 'src'))) {
+  const text = code(readFileSync(file, 'utf8'));
+  if (/\bextends\s+Subscriber\b|\bnew\s+Subscriber\b/.test(text)) {
+    problems.push(`${file.slice(root.length)}: subclasses or constructs Subscriber (use new Observable with a plain observer)`);
+  }
+}
+
 if (problems.length > 0) {
   console.error(`architecture lint: ${problems.length} problem(s)`);
   for (const p of problems) console.error(`  ${p}`);

@@ -1,4 +1,4 @@
-import { Subscriber, type Observable } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import { QueryQueue } from './queryQueue.js';
 import type { Query, QueryHolder } from '../model/query.js';
 import type { ProxyHooks } from '../model/proxyTypes.js';
@@ -23,13 +23,10 @@ export interface TableRouter {
 /** How often a table in use is reported to the registry's LRU (ms). */
 const TOUCH_INTERVAL_MS = 1000;
 
-/**
- * A table's pipeline while it runs: the queue it reads, and the subscriber of
- * `tablePipeline` over it. A Subscriber of its own rather than a callback, so
- * a reply reaches `deliver` without the two wrappers `subscribe(fn)` adds.
- */
-class RunningPipeline extends Subscriber<Query> implements QueryHolder {
+/** A table's pipeline while it runs: the queue it reads, and the subscription of `tablePipeline` over it. */
+class RunningPipeline implements QueryHolder {
   readonly queue = new QueryQueue();
+  subscription: Subscription | undefined;
   /** No longer the table's pipeline (evicted or replaced): it ends once its queue is empty. */
   retired = false;
   /** When a query last told the registry the table is in use (scheduler time). */
@@ -38,14 +35,7 @@ class RunningPipeline extends Subscriber<Query> implements QueryHolder {
   constructor(
     readonly table: string,
     readonly route$: Observable<RouteState>,
-    private readonly deliver: (pipeline: RunningPipeline, query: Query) => void,
-  ) {
-    super();
-  }
-
-  protected override _next(query: Query): void {
-    this.deliver(this, query);
-  }
+  ) {}
 
   withdraw(query: Query): void {
     query.holder = undefined;
@@ -61,7 +51,7 @@ class RunningPipeline extends Subscriber<Query> implements QueryHolder {
   }
 
   endIfDone(): void {
-    if (this.retired && this.queue.size === 0) this.unsubscribe();
+    if (this.retired && this.queue.size === 0) this.subscription?.unsubscribe();
   }
 }
 
@@ -95,9 +85,9 @@ export function createTableRouter(deps: TableRouterDeps): TableRouter {
   };
 
   const open = (table: string, route$: Observable<RouteState>): RunningPipeline => {
-    const pipeline = new RunningPipeline(table, route$, deliver);
+    const pipeline = new RunningPipeline(table, route$);
     pipelines.set(table, pipeline);
-    tablePipeline(route$, pipeline.queue, deps).subscribe(pipeline);
+    pipeline.subscription = tablePipeline(route$, pipeline.queue, deps).subscribe({ next: (query) => deliver(pipeline, query) });
     return pipeline;
   };
 
@@ -127,7 +117,7 @@ export function createTableRouter(deps: TableRouterDeps): TableRouter {
     size: () => pipelines.size,
     dispose() {
       evictions.unsubscribe();
-      for (const pipeline of pipelines.values()) pipeline.unsubscribe();
+      for (const pipeline of pipelines.values()) pipeline.subscription?.unsubscribe();
       pipelines.clear();
     },
   };
