@@ -55,7 +55,13 @@ export function answerFromCluster(route: Route, deps: AnswerFromClusterDeps): Op
  * (or joins).
  */
 class RouteCalls implements CallOwner<Query> {
-  private readonly calls = new Map<string, LeaderFollowingCall<Query>>();
+  /**
+   * The call in flight, when there is one: a route nearly always has at most
+   * one key in flight at a time, so the common case needs no Map at all.
+   */
+  private single: LeaderFollowingCall<Query> | undefined = undefined;
+  /** Calls for further keys in flight beside `single`; created when first needed. */
+  private calls: Map<string, LeaderFollowingCall<Query>> | undefined = undefined;
   private readonly drop: boolean;
   private readonly cluster: ClusterRef;
   /** The subscription ended: queries handed back by a call wait for the next inner. */
@@ -82,10 +88,13 @@ class RouteCalls implements CallOwner<Query> {
       this.replies.next(query);
       return;
     }
-    let call = this.calls.get(query.key);
+    const key = query.key;
+    const single = this.single;
+    let call = single !== undefined && single.key === key ? single : this.calls?.get(key);
     if (call === undefined) {
-      call = new LeaderFollowingCall<Query>(this.deps, this.cluster, query, this, query.key);
-      this.calls.set(query.key, call);
+      call = new LeaderFollowingCall<Query>(this.deps, this.cluster, query, this, key);
+      if (single === undefined) this.single = call;
+      else (this.calls ??= new Map()).set(key, call);
     }
     query.call = call;
     call.join(query, now);
@@ -120,7 +129,8 @@ class RouteCalls implements CallOwner<Query> {
   }
 
   ended(call: LeaderFollowingCall<Query>): void {
-    if (this.calls.get(call.key) === call) this.calls.delete(call.key);
+    if (this.single === call) this.single = undefined;
+    else if (this.calls !== undefined && this.calls.get(call.key) === call) this.calls.delete(call.key);
   }
 
   outlived(_call: LeaderFollowingCall<Query>, queries: Query[]): void {
@@ -136,8 +146,10 @@ class RouteCalls implements CallOwner<Query> {
     if (this.closed) return;
     this.closed = true;
     // The route moved or the table is gone: its queries wait for the next inner.
-    const calls = [...this.calls.values()];
-    this.calls.clear();
+    const calls = this.single === undefined ? [] : [this.single];
+    if (this.calls !== undefined) calls.push(...this.calls.values());
+    this.single = undefined;
+    this.calls?.clear();
     for (const call of calls) {
       for (const query of call.waiters) query.call = undefined;
       call.cancel();
