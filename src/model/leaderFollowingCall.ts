@@ -83,6 +83,8 @@ interface Retry {
 }
 
 const NONE: readonly string[] = [];
+/** Every call's retries until a meta says it is not ready (rare): one empty array, never written. */
+const NO_RETRIES: Retry[] = [];
 
 /**
  * Asks a cluster for its MetaServer leader's answer on behalf of every waiter
@@ -130,7 +132,7 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
   /** Calls in flight. */
   private readonly attempts: Attempt[] = [];
   /** Metas that said they are not ready, waiting for their time. */
-  private readonly retries: Retry[] = [];
+  private retries: Retry[] = NO_RETRIES;
   /** Metas asked this round (including those still pending). */
   private tried: string[] = [];
   /** A meta that answered anything during this call (for telling an outrun meta from a dropped call). */
@@ -220,10 +222,14 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
 
   private startRound(now: number): void {
     this.current = 'asking';
-    this.tried = [];
+    // The first round asks into the array the call was made with.
+    if (this.tried.length !== 0) this.tried = [];
     this.forwards = 0;
     this.roundAt = now + this.deps.backupDelayMs;
-    this.follow(nextMeta({ kind: 'roundStart', leader: this.deps.leaders.get(this.cluster) }, this.situation()), now);
+    // nextMeta's roundStart, without its event, situation and choice objects: every call passes here.
+    const first = this.deps.leaders.get(this.cluster) ?? this.metas[0];
+    if (first === undefined) this.endRound(now);
+    else this.ask(first, now);
     this.rearm();
   }
 
@@ -329,6 +335,7 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
     }
     if (err !== undefined && NOT_READY.has(err)) {
       this.lastProblem = `${meta} answered ${err}`;
+      if (this.retries === NO_RETRIES) this.retries = [];
       this.retries.push({ meta, at: this.deps.scheduler.now() + this.deps.retryDelayMs });
       this.rearm();
       return;
@@ -421,7 +428,7 @@ export class LeaderFollowingCall<W extends Waiter> implements MetaHandler, Sleep
     if (this.ended) return;
     this.current = state;
     this.deps.sweep.disarm(this);
-    this.retries.length = 0;
+    if (this.retries.length !== 0) this.retries.length = 0;
     if (this.attempts.length === 0) return;
     const now = this.deps.scheduler.now();
     for (const attempt of this.attempts.splice(0)) {
