@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startSimCluster, type SimCluster, type SimClusterOptions } from '../../sim/cluster.js';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeQueryConfigReply } from '../../sim/decode.js';
 import { encodeRequestV0, queryConfigArgs } from '../../sim/wire.js';
+import { openSims } from './openSims.js';
 import { rawConnect, type RawClient } from './rawClient.js';
 
 // Frames are written here by hand and replies read by hand, independently of
@@ -14,25 +14,7 @@ const GET = 'RPC_RRDB_RRDB_GET';
 const DENY = 'replica.deny_client_request';
 const TABLES = { temp: { appId: 2, partitionCount: 8 }, other: { appId: 5, partitionCount: 4 } };
 
-const open: { clusters: SimCluster[]; clients: RawClient[] } = { clusters: [], clients: [] };
-
-async function cluster(o: Partial<SimClusterOptions> = {}): Promise<SimCluster> {
-  const c = await startSimCluster({ name: 'A', tables: TABLES, replicas: true, ...o });
-  open.clusters.push(c);
-  return c;
-}
-
-async function client(address: string): Promise<RawClient> {
-  const c = await rawConnect(address);
-  open.clients.push(c);
-  return c;
-}
-
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const c of open.clients.splice(0)) c.close();
-  await Promise.all(open.clusters.splice(0).map((c) => c.close()));
-});
+const { cluster, client } = openSims({ name: 'A', tables: TABLES, replicas: true }, () => vi.useRealTimers());
 
 // --- hand-written thrift ---------------------------------------------------
 

@@ -1,5 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSimCluster, type SimCluster, type SimClusterOptions } from '../../sim/cluster.js';
+import { describe, expect, it } from 'vitest';
 import { decodeListAppsReply, decodeQueryConfigReply } from '../../sim/decode.js';
 import { clusterTag, identifyCluster, replicaAddress, replicaHost } from '../../sim/identify.js';
 import {
@@ -8,30 +7,14 @@ import {
   listAppsArgs,
   queryConfigArgs,
 } from '../../sim/wire.js';
-import { rawConnect, type RawClient } from './rawClient.js';
+import { openSims } from './openSims.js';
+import { rawConnect } from './rawClient.js';
 
 const QUERY = 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX';
 const LIST = 'RPC_CM_LIST_APPS';
 const TABLES = { temp: { appId: 2, partitionCount: 8 }, other: { appId: 5, partitionCount: 4 } };
 
-const open: { clusters: SimCluster[]; clients: RawClient[] } = { clusters: [], clients: [] };
-
-async function cluster(o: Partial<SimClusterOptions> = {}): Promise<SimCluster> {
-  const c = await startSimCluster({ name: 'A', tables: TABLES, ...o });
-  open.clusters.push(c);
-  return c;
-}
-
-async function client(address: string): Promise<RawClient> {
-  const c = await rawConnect(address);
-  open.clients.push(c);
-  return c;
-}
-
-afterEach(async () => {
-  for (const c of open.clients.splice(0)) c.close();
-  await Promise.all(open.clusters.splice(0).map((c) => c.close()));
-});
+const { cluster, client } = openSims({ name: 'A', tables: TABLES });
 
 const port = (meta: string) => Number(meta.slice(meta.lastIndexOf(':') + 1));
 
